@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+# ftramp: top-level targets. The kernel build itself reads Kbuild (M=this dir).
+#
+#   make check        set up, build (kernel cached), run unit tests + kselftests in the VM
+#   make check-debug  the same on the KASAN + kmemleak kernel flavour
+#   make run          boot the VM and show ftramp at work
+#   make lint         rustfmt --check and clippy
+#   make module       build ftramp.ko and the test modules only
+#   make kernel       build (or find) the cached test kernel
+#   make setup        install the toolchain (Debian packages, bindgen, virtme-ng)
+
+SHELL := /bin/bash
+export FTRAMP_FLAVOUR ?= default
+
+.PHONY: all setup kernel module check check-debug run lint clean
+
+all: module
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/kernel.sh
+
+module: setup
+	@scripts/module.sh "$$(scripts/kernel.sh)"
+
+check:
+	@scripts/check.sh
+
+check-debug:
+	@FTRAMP_FLAVOUR=debug scripts/check.sh
+
+run:
+	@scripts/run.sh
+
+lint: setup
+	@scripts/lint.sh "$$(scripts/kernel.sh)"
+
+clean:
+	@. scripts/env.sh; kb=$$(kernel_dir)/build; \
+	if [ -d "$$kb" ]; then $(MAKE) -C "$$kb" M=$(CURDIR) "$${KMAKE_VARS[@]}" clean; fi
+	rm -rf rust/host/target

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The read-only `status` file: versions, resolved symbols, and what the kernel offers.
+
+use kernel::{prelude::*, str::CStr};
+
+use crate::{symbols, sys, text::Text, tracefs::File, State};
+
+/// `/sys/kernel/tracing/ftramp/status`.
+pub(crate) struct Status;
+
+impl File<State> for Status {
+    const NAME: &'static CStr = kernel::c_str!("status");
+    const MODE: u16 = 0o400;
+
+    fn show(_state: &State, out: &mut Text) -> Result {
+        // SAFETY: returns `init_utsname()->release`, a NUL-terminated string that lives as long
+        // as the kernel.
+        let release = unsafe { CStr::from_char_ptr(sys::ftramp_kernel_release()) };
+        out.line(format_args!("version: {}", crate::VERSION))?;
+        out.line(format_args!("kernel: {}", release))?;
+        out.line(format_args!(
+            "direct_calls: {}",
+            if cfg!(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS) {
+                "yes"
+            } else {
+                "no"
+            }
+        ))?;
+        for (name, addr) in symbols::resolved() {
+            out.line(format_args!("symbol: {} {:#x}", name, addr))?;
+        }
+        Ok(())
+    }
+}

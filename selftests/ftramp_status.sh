@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The status file: root-only, versions, direct-call support, and every resolved
+# symbol at the address /proc/kallsyms gives for it.
+. "$(dirname "$0")/lib.sh"
+
+load_ftramp || fail "insmod failed"
+trap 'unload_ftramp' EXIT
+S=$FTRAMP_DIR/status
+cat "$S" | sed 's/^/  /'
+
+[ "$(stat -c %a "$S")" = 400 ] || fail "status mode is $(stat -c %a "$S"), want 400"
+[ "$(stat -c %a "$FTRAMP_DIR")" = 755 ] || diag "dir mode $(stat -c %a "$FTRAMP_DIR")"
+if command -v setpriv > /dev/null; then
+  setpriv --reuid=65534 --regid=65534 --clear-groups cat "$S" > /dev/null 2>&1 &&
+    fail "an unprivileged user could read status"
+fi
+echo x 2> /dev/null > "$S" && fail "status accepted a write"
+
+status_field version | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || fail "no version line"
+[ "$(status_field kernel)" = "$(uname -r)" ] || fail "kernel line '$(status_field kernel)' != uname -r '$(uname -r)'"
+[ "$(status_field direct_calls)" = yes ] || fail "direct calls not reported available"
+
+want="kallsyms_lookup_name text_poke_copy execmem_alloc execmem_free set_memory_rox
+      tracefs_create_dir tracefs_create_file tracefs_remove"
+for sym in $want; do
+  line=$(awk -v s="$sym" '$1 == "symbol:" && $2 == s' "$S")
+  [ -n "$line" ] || fail "symbol $sym not listed"
+  addr=$(echo "$line" | awk '{ print $3 }')
+  [ "$addr" != 0x0 ] || fail "symbol $sym unresolved"
+  ref=$(awk -v s="$sym" '$3 == s && ($2 == "T" || $2 == "t") { print $1; exit }' /proc/kallsyms)
+  [ -n "$ref" ] || fail "$sym not in /proc/kallsyms"
+  [ $((addr)) -eq $((16#$ref)) ] || fail "$sym at $addr, /proc/kallsyms says $ref"
+done
+diag "all $(echo $want | wc -w) symbols resolved and match /proc/kallsyms"
+exit $KSFT_PASS

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ftramp_target.ko: functions for ftramp's tests to hook, which count their own
+ * calls per CPU, and drivers that call them from every CPU in a chosen context.
+ *
+ * The counts are the oracle: a callback attached for a whole run must have seen
+ * exactly as many calls as the target counted itself.
+ *
+ * debugfs (/sys/kernel/debug/ftramp_target/):
+ *   run    write "<func> <context> <calls>": make <calls> calls of ftramp_target_<func>
+ *          spread over all online CPUs, from <context> = kthread | timer | hrtimer,
+ *          and return when they are done.
+ *   count  read: one line "<func> <calls>" per function, summed over CPUs.
+ *   reset  write anything: zero the counters.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/completion.h>
+#include <linux/cpu.h>
+#include <linux/debugfs.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/timer.h>
+#include <linux/uaccess.h>
+
+#define NR_TARGETS 4
+
+static DEFINE_PER_CPU(unsigned long, target_calls[NR_TARGETS]);
+
+/*
+ * The targets. noinline keeps a real function with an fentry site; the per-CPU
+ * increment is their only work, so a hook's cost dominates when one is attached.
+ */
+#define DEFINE_TARGET(n, idx)					\
+noinline void ftramp_target_##n(void)				\
+{								\
+	this_cpu_inc(target_calls[idx]);			\
+}								\
+EXPORT_SYMBOL_GPL(ftramp_target_##n)
+
+DEFINE_TARGET(a, 0);
+DEFINE_TARGET(b, 1);
+DEFINE_TARGET(c, 2);
+DEFINE_TARGET(d, 3);
+
+static void (*const targets[NR_TARGETS])(void) = {
+	ftramp_target_a, ftramp_target_b, ftramp_target_c, ftramp_target_d,
+};
+static const char *const target_names[NR_TARGETS] = { "a", "b", "c", "d" };
+
+unsigned long ftramp_target_count(int idx)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(target_calls[idx], cpu);
+	return sum;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_count);
+
+/* ---- drivers: per-CPU callers in task, softirq and hardirq context ---- */
+
+enum ctx { CTX_KTHREAD, CTX_TIMER, CTX_HRTIMER, NR_CTX };
+static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer" };
+
+/* Calls made per timer or hrtimer expiry: bounded so one expiry stays short. */
+#define TIMER_BATCH	2000
+#define HRTIMER_BATCH	200
+#define HRTIMER_PERIOD_NS	(50 * NSEC_PER_USEC)
+
+struct caller {
+	void (*fn)(void);
+	unsigned long remaining;
+	struct timer_list timer;
+	struct hrtimer hrtimer;
+	struct task_struct *task;
+};
+
+static DEFINE_PER_CPU(struct caller, callers);
+static atomic_t callers_running;
+static DECLARE_COMPLETION(callers_done);
+static DEFINE_MUTEX(run_lock);
+
+static void caller_finished(void)
+{
+	if (atomic_dec_and_test(&callers_running))
+		complete(&callers_done);
+}
+
+/* Makes up to @batch calls; returns true when the quota is used up. */
+static bool caller_step(struct caller *c, unsigned long batch)
+{
+	unsigned long n = min(c->remaining, batch);
+
+	c->remaining -= n;
+	while (n--)
+		c->fn();
+	return c->remaining == 0;
+}
+
+static int kthread_caller(void *data)
+{
+	struct caller *c = data;
+
+	while (c->remaining) {
+		caller_step(c, 10000);
+		cond_resched();
+	}
+	caller_finished();
+	/* Stay until kthread_stop() so the task can be reaped safely. */
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+static void timer_caller(struct timer_list *t)
+{
+	struct caller *c = from_timer(c, t, timer);
+
+	if (caller_step(c, TIMER_BATCH))
+		caller_finished();
+	else
+		mod_timer(&c->timer, jiffies + 1);
+}
+
+static enum hrtimer_restart hrtimer_caller(struct hrtimer *t)
+{
+	struct caller *c = container_of(t, struct caller, hrtimer);
+
+	if (caller_step(c, HRTIMER_BATCH)) {
+		caller_finished();
+		return HRTIMER_NORESTART;
+	}
+	hrtimer_forward_now(t, ns_to_ktime(HRTIMER_PERIOD_NS));
+	return HRTIMER_RESTART;
+}
+
+static void start_hrtimer_here(void *data)
+{
+	struct caller *c = data;
+
+	hrtimer_start(&c->hrtimer, ns_to_ktime(HRTIMER_PERIOD_NS), HRTIMER_MODE_REL_PINNED_HARD);
+}
+
+static int run_callers(int fn, enum ctx ctx, unsigned long calls)
+{
+	unsigned int ncpus, i = 0;
+	int cpu, ret = 0;
+
+	mutex_lock(&run_lock);
+	cpus_read_lock();
+	ncpus = num_online_cpus();
+	reinit_completion(&callers_done);
+	atomic_set(&callers_running, ncpus);
+
+	for_each_online_cpu(cpu) {
+		struct caller *c = per_cpu_ptr(&callers, cpu);
+
+		c->fn = targets[fn];
+		c->remaining = calls / ncpus + (i++ < calls % ncpus ? 1 : 0);
+		c->task = NULL;
+		switch (ctx) {
+		case CTX_KTHREAD:
+			c->task = kthread_create_on_cpu(kthread_caller, c, cpu, "ftramp_target/%u");
+			if (IS_ERR(c->task)) {
+				ret = PTR_ERR(c->task);
+				c->task = NULL;
+				c->remaining = 0;
+				caller_finished();
+				break;
+			}
+			wake_up_process(c->task);
+			break;
+		case CTX_TIMER:
+			timer_setup(&c->timer, timer_caller, TIMER_PINNED);
+			c->timer.expires = jiffies + 1;
+			add_timer_on(&c->timer, cpu);
+			break;
+		case CTX_HRTIMER:
+			hrtimer_init(&c->hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+			c->hrtimer.function = hrtimer_caller;
+			smp_call_function_single(cpu, start_hrtimer_here, c, 1);
+			break;
+		default:
+			break;
+		}
+	}
+	cpus_read_unlock();
+
+	wait_for_completion(&callers_done);
+
+	for_each_online_cpu(cpu) {
+		struct caller *c = per_cpu_ptr(&callers, cpu);
+
+		if (c->task)
+			kthread_stop(c->task);
+		if (ctx == CTX_TIMER)
+			timer_shutdown_sync(&c->timer);
+		if (ctx == CTX_HRTIMER)
+			hrtimer_cancel(&c->hrtimer);
+	}
+	mutex_unlock(&run_lock);
+	return ret;
+}
+
+/* ---- debugfs ---- */
+
+static struct dentry *dir;
+
+static int lookup(const char *const *names, int n, const char *s)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(names[i], s))
+			return i;
+	return -1;
+}
+
+static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char buf[64], fname[16], cname[16];
+	unsigned long calls;
+	int fn, ctx, ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%15s %15s %lu", fname, cname, &calls) != 3)
+		return -EINVAL;
+	fn = lookup(target_names, NR_TARGETS, fname);
+	ctx = lookup(ctx_names, NR_CTX, cname);
+	if (fn < 0 || ctx < 0)
+		return -EINVAL;
+	ret = run_callers(fn, ctx, calls);
+	return ret ? ret : len;
+}
+
+static int count_show(struct seq_file *m, void *v)
+{
+	int i;
+
+	for (i = 0; i < NR_TARGETS; i++)
+		seq_printf(m, "%s %lu\n", target_names[i], ftramp_target_count(i));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(count);
+
+static ssize_t reset_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	int cpu, i;
+
+	mutex_lock(&run_lock);
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < NR_TARGETS; i++)
+			per_cpu(target_calls[i], cpu) = 0;
+	mutex_unlock(&run_lock);
+	return len;
+}
+
+static const struct file_operations run_fops = {
+	.owner = THIS_MODULE,
+	.write = run_write,
+};
+
+static const struct file_operations reset_fops = {
+	.owner = THIS_MODULE,
+	.write = reset_write,
+};
+
+static int __init target_init(void)
+{
+	dir = debugfs_create_dir("ftramp_target", NULL);
+	debugfs_create_file("run", 0200, dir, NULL, &run_fops);
+	debugfs_create_file("count", 0400, dir, NULL, &count_fops);
+	debugfs_create_file("reset", 0200, dir, NULL, &reset_fops);
+	return 0;
+}
+
+static void __exit target_exit(void)
+{
+	debugfs_remove(dir);
+}
+
+module_init(target_init);
+module_exit(target_exit);
+MODULE_DESCRIPTION("ftramp test target: self-counting functions and per-CPU callers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for ftramp's kselftests (sourced; runs inside the test VM).
+
+SELFTESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FTRAMP_KO=${FTRAMP_KO:-$SELFTESTS_DIR/../ftramp.ko}
+TARGET_KO=${TARGET_KO:-$SELFTESTS_DIR/ftramp_target.ko}
+TRACEFS=${TRACEFS:-/sys/kernel/tracing}
+FTRAMP_DIR=$TRACEFS/ftramp
+TARGET_DIR=/sys/kernel/debug/ftramp_target
+# Extra insmod arguments for every ftramp load (e.g. plant_warn=1 to show that a
+# planted fault turns the run red).
+FTRAMP_INSMOD_ARGS=${FTRAMP_INSMOD_ARGS:-}
+
+# kselftest exit codes
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+diag() { echo "# $*"; }
+fail() { echo "# FAIL: $*"; exit $KSFT_FAIL; }
+skip() { echo "# SKIP: $*"; exit $KSFT_SKIP; }
+
+load_ftramp() {
+  # shellcheck disable=SC2086
+  insmod "$FTRAMP_KO" $FTRAMP_INSMOD_ARGS "$@"
+}
+unload_ftramp() { rmmod ftramp; }
+load_target() { insmod "$TARGET_KO"; }
+unload_target() { rmmod ftramp_target; }
+is_loaded() { [ -d "/sys/module/$1" ]; }
+
+# Reads one field "<key>: <value>" of ftramp's status file.
+status_field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$FTRAMP_DIR/status"; }
+
+# Kernel reports that fail a test, wherever they appear in dmesg. Reads dmesg
+# text on stdin, prints the offending lines, and succeeds if there were any.
+dmesg_bad() {
+  grep -E -e 'WARNING:|BUG:|Oops|general protection fault|Kernel panic|RIP:' \
+    -e 'KASAN|UBSAN|kmemleak: .*(suspected|leak)' \
+    -e 'lockdep|possible (recursive|circular) locking|inconsistent lock state' \
+    -e 'DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator' \
+    -e 'rcu: INFO|self-detected stall|rcu_.* detected stalls|soft lockup|hard LOCKUP' \
+    -e 'INFO: task .* blocked|list_(add|del) corruption|scheduling while atomic' \
+    -e 'sleeping function called from invalid context|Call Trace:'
+}
+
+# Taint bits that loading an out-of-tree (O, 4096) unsigned (E, 8192) module sets.
+TAINT_EXPECTED=$((4096 | 8192))
+taint() { cat /proc/sys/kernel/tainted; }
+
+# Loads a module with finit_module(2) and prints the errno name it failed with
+# ("OK" on success): insmod front ends translate ENOENT into "unknown symbol".
+insmod_errno() {
+  /usr/bin/python3 - "$@" <<'PY'
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+params = " ".join(sys.argv[2:]).encode()
+rc = libc.syscall(313, fd, ctypes.c_char_p(params), 0)  # __NR_finit_module (x86_64)
+print("OK" if rc == 0 else errno.errorcode.get(ctypes.get_errno(), "?"))
+PY
+}

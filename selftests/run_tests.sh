@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# ftramp's kselftest runner: runs inside the test VM, prints KTAP on stdout.
+#
+# After every test it reads and clears the kernel log and fails the test on any
+# WARN/BUG/Oops/KASAN/lockdep/RCU-stall report (lib.sh: dmesg_bad) and on any new
+# taint bit; with kmemleak built in it ends with a leak scan.
+#
+# usage: run_tests.sh RESULTS_DIR [TEST...]
+set -u
+. "$(dirname "$0")/lib.sh"
+
+RESULTS=${1:?results dir}
+shift
+mkdir -p "$RESULTS"
+TESTS=("$@")
+if [ ${#TESTS[@]} -eq 0 ]; then
+  # Order matters only for the last one: it taints the kernel on purpose.
+  TESTS=(ftramp_load_unload.sh ftramp_status.sh ftramp_target_count.sh
+         ftramp_load_failure.sh ftramp_harness_check.sh)
+fi
+TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+mountpoint -q "$TRACEFS" || mount -t tracefs none "$TRACEFS"
+KMEMLEAK=/sys/kernel/debug/kmemleak
+[ -w $KMEMLEAK ] && echo clear > $KMEMLEAK
+dmesg -c > "$RESULTS/boot.dmesg"
+
+n=${#TESTS[@]}
+[ -w $KMEMLEAK ] && n=$((n + 1))
+echo "TAP version 13"
+echo "1..$n"
+
+i=0
+for t in "${TESTS[@]}"; do
+  i=$((i + 1))
+  name=${t%.sh}
+  echo "# selftests: ftramp: $t"
+  rm -f "$RESULTS/$name.expected-taint"
+  taint_before=$(taint)
+  start=$(date +%s.%N)
+  export RESULTS
+  timeout "$TEST_TIMEOUT" bash "$SELFTESTS_DIR/$t" > "$RESULTS/$name.log" 2>&1
+  rc=$?
+  secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+  sed 's/^/# /; s/^# # /# /' "$RESULTS/$name.log"
+  dmesg -c > "$RESULTS/$name.dmesg"
+  reason=
+  [ $rc -eq 124 ] && reason="timed out after ${TEST_TIMEOUT}s"
+  if bad=$(dmesg_bad < "$RESULTS/$name.dmesg"); then
+    echo "# kernel log reports (full log: $RESULTS/$name.dmesg):"
+    echo "$bad" | head -20 | sed 's/^/#   /'
+    reason="${reason:+$reason; }kernel log has WARN/BUG/Oops/lockdep/KASAN/stall reports"
+  fi
+  allowed=$TAINT_EXPECTED
+  [ -f "$RESULTS/$name.expected-taint" ] && allowed=$((allowed | $(cat "$RESULTS/$name.expected-taint")))
+  new_taint=$(( $(taint) & ~taint_before & ~allowed ))
+  [ $new_taint -ne 0 ] && reason="${reason:+$reason; }new kernel taint $new_taint"
+  if [ -n "$reason" ]; then
+    echo "# FAIL: $reason"
+    echo "not ok $i selftests: ftramp: $t # ${secs}s"
+  elif [ $rc -eq 0 ]; then
+    echo "ok $i selftests: ftramp: $t # ${secs}s"
+  elif [ $rc -eq 4 ]; then
+    echo "ok $i selftests: ftramp: $t # SKIP"
+  else
+    echo "not ok $i selftests: ftramp: $t # exit=$rc ${secs}s"
+  fi
+done
+
+if [ -w $KMEMLEAK ]; then
+  i=$((i + 1))
+  # kmemleak reports objects only once they are older than 5 s: wait, scan twice.
+  sleep 6
+  echo scan > $KMEMLEAK; echo scan > $KMEMLEAK
+  cat $KMEMLEAK > "$RESULTS/kmemleak.log"
+  if [ -s "$RESULTS/kmemleak.log" ]; then
+    head -30 "$RESULTS/kmemleak.log" | sed 's/^/# /'
+    echo "not ok $i selftests: ftramp: kmemleak"
+  else
+    echo "ok $i selftests: ftramp: kmemleak"
+  fi
+fi
