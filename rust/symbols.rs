@@ -44,10 +44,10 @@ macro_rules! kernel_symbols {
             #[allow(clippy::too_many_arguments, dead_code)]
             pub(crate) unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                 let addr = ADDRS[Sym::$name as usize].load(Ordering::Acquire);
-                // SAFETY: by the function's safety requirements `resolve` succeeded, so `addr`
-                // is the address of the kernel function of this name, whose C prototype is the
-                // one declared here.
                 let f: unsafe extern "C" fn($($ty),*) $(-> $ret)? =
+                    // SAFETY: by the function's safety requirements `resolve` succeeded, so
+                    // `addr` is the address of the kernel function of this name, whose C
+                    // prototype is the one declared here.
                     unsafe { core::mem::transmute::<usize, _>(addr) };
                 // SAFETY: the caller meets the C function's requirements.
                 unsafe { f($($arg),*) }
@@ -98,7 +98,10 @@ fn find_kallsyms_lookup_name() -> Result<LookupFn> {
     // SAFETY: `kp` is a valid, initialised kprobe that lives until it is unregistered below.
     // It is disabled, so it is never armed.
     kernel::error::to_result(unsafe { sys::register_kprobe(&mut kp) }).inspect_err(|e| {
-        pr_err!("cannot find kallsyms_lookup_name through a kprobe ({:?})\n", e);
+        pr_err!(
+            "cannot find kallsyms_lookup_name through a kprobe ({:?})\n",
+            e
+        );
     })?;
     let addr = kp.addr as usize;
     // SAFETY: `kp` was registered above.

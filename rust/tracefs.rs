@@ -75,7 +75,13 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         // SAFETY: `buf`/`count` describe the user buffer and `ppos` the file position, as the
         // VFS passed them; the source is `bytes`, valid for its length.
         unsafe {
-            sys::simple_read_from_buffer(buf.cast(), count, ppos, bytes.as_ptr().cast(), bytes.len())
+            sys::simple_read_from_buffer(
+                buf.cast(),
+                count,
+                ppos,
+                bytes.as_ptr().cast(),
+                bytes.len(),
+            )
         }
     }
 
