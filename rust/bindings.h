@@ -13,4 +13,5 @@
 #include <linux/tracefs.h>
 #include <asm/text-patching.h>
 
+#include "ftramp_api.h"
 #include "helpers.h"

@@ -6,13 +6,36 @@
 //! This file is the module's entry point: it resolves what the engine needs and sets up the
 //! tracefs interface. See `Documentation/design.rst`.
 
-use kernel::{c_str, prelude::*, sync::Arc};
+use kernel::{
+    c_str, new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
+#[allow(unreachable_pub)] // `#[no_mangle]` functions exported to C (exports.c).
+mod api;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+mod denylist;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+mod encode;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+mod filter;
+mod functions;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+mod glob;
+mod int3;
+mod iterator;
+mod patcher;
+mod pool;
+mod registry;
+mod stats;
 mod status;
 mod symbols;
 mod sys;
 mod text;
 mod tracefs;
+mod trampoline;
+mod vec;
 
 module! {
     type: Ftramp,
@@ -24,11 +47,17 @@ module! {
 /// Module version, shown in `status`.
 pub(crate) const VERSION: &str = "0.1.0";
 
-/// State shared by the tracefs files.
-pub(crate) struct State {}
+/// State shared by the tracefs files and the C API.
+pub(crate) struct State {
+    pub(crate) engine: Pin<KBox<Mutex<registry::Engine>>>,
+}
 
+/// The module. Fields drop in order: the tracefs files, then the engine (every site torn
+/// down, trampoline memory freed after RCU-tasks), then the int3 handler, last.
 struct Ftramp {
     _dir: tracefs::Dir<State>,
+    _state: Arc<State>,
+    _int3: int3::Int3Handler,
 }
 
 impl kernel::Module for Ftramp {
@@ -46,16 +75,33 @@ impl kernel::Module for Ftramp {
             unsafe { sys::ftramp_plant_warn() };
         }
 
-        let state = Arc::new(State {}, GFP_KERNEL)?;
-        let mut dir = tracefs::Dir::create(c_str!("ftramp"), state)?;
+        // The handler exists before any site and goes after all of them.
+        let int3 = int3::Int3Handler::register()?;
+        // SAFETY: plain read of a module parameter.
+        let slots = unsafe { sys::ftramp_param_max_sites() } as usize;
+        let engine = KBox::pin_init(
+            new_mutex!(registry::Engine::new(slots)?, "ftramp_engine"),
+            GFP_KERNEL,
+        )?;
+        let state = Arc::new(State { engine }, GFP_KERNEL)?;
+        let mut dir = tracefs::Dir::create(c_str!("ftramp"), state.clone())?;
         dir.add::<status::Status>()?;
+        dir.add::<stats::EnabledFunctions>()?;
+        dir.add::<stats::Stats>()?;
+        api::publish(&state.engine);
         pr_info!("loaded, version {}\n", VERSION);
-        Ok(Self { _dir: dir })
+        Ok(Self {
+            _dir: dir,
+            _state: state,
+            _int3: int3,
+        })
     }
 }
 
 impl Drop for Ftramp {
     fn drop(&mut self) {
-        pr_info!("unloaded\n");
+        // No module using the C API is loaded any more (each held a reference on us).
+        api::unpublish();
+        pr_info!("unloading\n");
     }
 }

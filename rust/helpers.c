@@ -43,3 +43,167 @@ void ftramp_plant_warn(void)
 {
 	WARN_ON(1);
 }
+
+/* ---- the engine's static-inline needs ---- */
+
+#include <linux/ftrace.h>
+#include <linux/hardirq.h>
+#include <linux/rcupdate.h>
+#include <linux/seqlock.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/trace_recursion.h>
+#include <asm/sync_core.h>
+#include <asm/text-patching.h>
+
+#ifdef FTRAMP_TEST_KNOBS
+static bool skip_mode;
+module_param(skip_mode, bool, 0644);
+MODULE_PARM_DESC(skip_mode,
+		 "Test only: the int3 handler skips the call (the 2019 bug) instead of emulating it");
+#endif
+
+static unsigned int max_sites = 2048;
+module_param(max_sites, uint, 0444);
+MODULE_PARM_DESC(max_sites, "Trampoline slots (sites plus ops entry stubs), 128 bytes each");
+
+bool ftramp_param_skip_mode(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(skip_mode);
+#else
+	return false;
+#endif
+}
+
+bool ftramp_test_knobs(void)
+{
+	return IS_ENABLED(FTRAMP_TEST_KNOBS);
+}
+
+bool ftramp_is_own_text(unsigned long addr)
+{
+	return within_module(addr, THIS_MODULE);
+}
+
+unsigned int ftramp_param_max_sites(void)
+{
+	return clamp(max_sites, 16U, 65536U);
+}
+
+struct ftramp_list *ftramp_list_alloc(unsigned int nr)
+{
+	struct ftramp_list *l = kzalloc(struct_size(l, ops, nr), GFP_KERNEL);
+
+	if (l)
+		l->nr = nr;
+	return l;
+}
+
+void ftramp_list_free_rcu(struct ftramp_list *list)
+{
+	if (list)
+		kfree_rcu(list, rcu);
+}
+
+struct ftramp_patch_record *ftramp_record_alloc(unsigned int nr)
+{
+	struct ftramp_patch_record *r = kzalloc(struct_size(r, entries, nr), GFP_KERNEL);
+
+	if (r)
+		r->nr = nr;
+	return r;
+}
+
+void ftramp_record_free_rcu(struct ftramp_patch_record *rec)
+{
+	if (rec)
+		kfree_rcu(rec, rcu);
+}
+
+static seqcount_t record_seq = SEQCNT_ZERO(record_seq);
+static struct ftramp_patch_record *record;
+
+void ftramp_record_publish(struct ftramp_patch_record *rec)
+{
+	/* Writers are serialised by the patcher's mutex; readers never wait. */
+	preempt_disable();
+	raw_write_seqcount_begin(&record_seq);
+	WRITE_ONCE(record, rec);
+	raw_write_seqcount_end(&record_seq);
+	preempt_enable();
+}
+
+unsigned int ftramp_record_seq_begin(void)
+{
+	return raw_read_seqcount(&record_seq);
+}
+
+struct ftramp_patch_record *ftramp_record_current(void)
+{
+	return READ_ONCE(record);
+}
+
+bool ftramp_record_seq_retry(unsigned int seq)
+{
+	return read_seqcount_retry(&record_seq, seq);
+}
+
+static void do_sync_core(void *info)
+{
+	sync_core();
+}
+
+void ftramp_sync_all_cpus(void)
+{
+	on_each_cpu(do_sync_core, NULL, 1);
+}
+
+bool ftramp_regs_user_mode(struct pt_regs *regs)
+{
+	return user_mode(regs);
+}
+
+unsigned long ftramp_regs_ip(struct pt_regs *regs)
+{
+	return regs->ip;
+}
+
+void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func)
+{
+	int3_emulate_call(regs, func);
+}
+
+void ftramp_int3_skip_call(struct pt_regs *regs)
+{
+	regs->ip += CALL_INSN_SIZE - INT3_INSN_SIZE;
+}
+
+int ftramp_interrupted_context(void)
+{
+	/* The int3 entry did nmi_enter(): take out its NMI and hardirq levels. */
+	unsigned long pc = preempt_count() - (NMI_OFFSET + HARDIRQ_OFFSET);
+
+	if (pc & NMI_MASK)
+		return 3;
+	if (pc & HARDIRQ_MASK)
+		return 2;
+	if (pc & SOFTIRQ_OFFSET)
+		return 1;
+	return 0;
+}
+
+int ftramp_recursion_trylock(unsigned long ip, unsigned long parent_ip)
+{
+	return ftrace_test_recursion_trylock(ip, parent_ip);
+}
+
+void ftramp_recursion_unlock(int bit)
+{
+	ftrace_test_recursion_unlock(bit);
+}
+
+bool ftramp_rcu_is_watching(void)
+{
+	return rcu_is_watching();
+}

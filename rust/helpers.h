@@ -22,3 +22,60 @@ const char *ftramp_kernel_release(void);
 void ftramp_plant_warn(void);
 
 #endif
+
+/* ---- the engine's static-inline needs (see helpers.c) ---- */
+
+struct ftramp_ops;
+
+/* A site's ops array, published with RCU and freed with kfree_rcu(). */
+struct ftramp_list {
+	struct rcu_head rcu;
+	unsigned int nr;
+	struct ftramp_ops *ops[];
+};
+struct ftramp_list *ftramp_list_alloc(unsigned int nr);
+void ftramp_list_free_rcu(struct ftramp_list *list);
+
+/* The in-flight patch record: sorted by site address. */
+struct ftramp_patch_entry {
+	unsigned long site;	/* address of the 5-byte dispatch call */
+	unsigned long target;	/* what the call is being switched to */
+};
+struct ftramp_patch_record {
+	struct rcu_head rcu;
+	unsigned int nr;
+	struct ftramp_patch_entry entries[];
+};
+struct ftramp_patch_record *ftramp_record_alloc(unsigned int nr);
+void ftramp_record_free_rcu(struct ftramp_patch_record *rec);
+
+/* Publishes @rec (or NULL) as the in-flight record inside a seqcount write section. */
+void ftramp_record_publish(struct ftramp_patch_record *rec);
+/* Seqcount reader side: never spins (the handler may interrupt the writer). */
+unsigned int ftramp_record_seq_begin(void);
+struct ftramp_patch_record *ftramp_record_current(void);
+bool ftramp_record_seq_retry(unsigned int seq);
+
+/* on_each_cpu(sync_core) and wait: every CPU has serialised after this returns. */
+void ftramp_sync_all_cpus(void);
+
+bool ftramp_regs_user_mode(struct pt_regs *regs);
+unsigned long ftramp_regs_ip(struct pt_regs *regs);
+/* int3_emulate_call(): push the return address into the entry gap, jump to @func. */
+void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func);
+/* Test-only skip mode: resume after the 5-byte call as the 2019 handler did. */
+void ftramp_int3_skip_call(struct pt_regs *regs);
+
+/* What the int3 interrupted: 0 task, 1 softirq, 2 hardirq, 3 NMI. */
+int ftramp_interrupted_context(void);
+
+/* ftrace's recursion guard (disables preemption); <0 means recursion. */
+int ftramp_recursion_trylock(unsigned long ip, unsigned long parent_ip);
+void ftramp_recursion_unlock(int bit);
+bool ftramp_rcu_is_watching(void);
+
+bool ftramp_param_skip_mode(void);
+bool ftramp_test_knobs(void);
+/* Whether @addr is in ftramp.ko's own code. */
+bool ftramp_is_own_text(unsigned long addr);
+unsigned int ftramp_param_max_sites(void);

@@ -13,7 +13,7 @@ impl File<State> for Status {
     const NAME: &'static CStr = kernel::c_str!("status");
     const MODE: u16 = 0o400;
 
-    fn show(_state: &State, out: &mut Text) -> Result {
+    fn show(state: &State, out: &mut Text) -> Result {
         // SAFETY: returns `init_utsname()->release`, a NUL-terminated string that lives as long
         // as the kernel.
         let release = unsafe { CStr::from_char_ptr(sys::ftramp_kernel_release()) };
@@ -27,6 +27,27 @@ impl File<State> for Status {
                 "no"
             }
         ))?;
+        out.line(format_args!(
+            "test_knobs: {}",
+            // SAFETY: no preconditions.
+            if unsafe { sys::ftramp_test_knobs() } {
+                "yes"
+            } else {
+                "no"
+            }
+        ))?;
+        {
+            let e = state.engine.lock();
+            let (base, len) = e.region();
+            let (used, total) = e.slots();
+            out.line(format_args!(
+                "trampolines: {:#x}-{:#x} slots {}/{}",
+                base,
+                base + len,
+                used,
+                total
+            ))?;
+        }
         for (name, addr) in symbols::resolved() {
             out.line(format_args!("symbol: {} {:#x}", name, addr))?;
         }

@@ -78,10 +78,28 @@ kernel_symbols! {
     ) -> *mut sys::dentry;
     /// `tracefs_remove()`: removes a dentry and everything below it.
     fn tracefs_remove(dentry: *mut sys::dentry);
+    /// `ftrace_location()`: the fentry site of a function, 0 if ftrace cannot trace it.
+    fn ftrace_location(ip: usize) -> usize;
+    /// `kallsyms_lookup_name()` itself, for name lookups after load.
+    fn kallsyms_lookup_name(name: *const ffi::c_char) -> ffi::c_ulong;
+    /// `within_kprobe_blacklist()`: exception and debug paths ftramp must not hook.
+    fn within_kprobe_blacklist(addr: usize) -> bool;
+    /// `kallsyms_on_each_symbol()`: walks vmlinux's symbols (glob filters).
+    fn kallsyms_on_each_symbol(
+        f: Option<KallsymsFn>,
+        data: *mut ffi::c_void,
+    ) -> ffi::c_int;
+    /// `module_kallsyms_on_each_symbol()`: walks loaded modules' symbols.
+    fn module_kallsyms_on_each_symbol(
+        modname: *const ffi::c_char,
+        f: Option<KallsymsFn>,
+        data: *mut ffi::c_void,
+    ) -> ffi::c_int;
 }
 
-/// Address of `kallsyms_lookup_name`, kept for the `status` file.
-static KALLSYMS_LOOKUP_NAME: AtomicUsize = AtomicUsize::new(0);
+/// Callback of the kallsyms walkers: `(data, name, address) -> stop`.
+pub(crate) type KallsymsFn =
+    unsafe extern "C" fn(*mut ffi::c_void, *const ffi::c_char, ffi::c_ulong) -> ffi::c_int;
 
 /// A name that no kernel defines: resolving it is how a test forces a failed load.
 const MISSING_FOR_TEST: &CStr = kernel::c_str!("ftramp_test_missing_symbol");
@@ -110,7 +128,6 @@ fn find_kallsyms_lookup_name() -> Result<LookupFn> {
         pr_err!("cannot resolve kernel symbol kallsyms_lookup_name\n");
         return Err(ENOENT);
     }
-    KALLSYMS_LOOKUP_NAME.store(addr, Ordering::Relaxed);
     // SAFETY: `addr` is the address of `kallsyms_lookup_name`, which has this prototype.
     Ok(unsafe { core::mem::transmute::<usize, LookupFn>(addr) })
 }
@@ -144,15 +161,10 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
     }
 }
 
-/// `(name, address)` of every resolved symbol, `kallsyms_lookup_name` first.
+/// `(name, address)` of every resolved symbol.
 pub(crate) fn resolved() -> impl Iterator<Item = (&'static CStr, usize)> {
-    let first = (
-        kernel::c_str!("kallsyms_lookup_name"),
-        KALLSYMS_LOOKUP_NAME.load(Ordering::Relaxed),
-    );
-    let rest = NAMES
+    NAMES
         .iter()
         .zip(ADDRS.iter())
-        .map(|(n, a)| (*n, a.load(Ordering::Relaxed)));
-    Iterator::chain(core::iter::once(first), rest)
+        .map(|(n, a)| (*n, a.load(Ordering::Relaxed)))
 }

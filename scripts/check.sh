@@ -14,7 +14,7 @@ t0=$(date +%s)
 scripts/setup.sh >"$RESULTS/setup.log" 2>&1 || { cat "$RESULTS/setup.log" >&2; say "setup failed"; exit 1; }
 kb=$(scripts/kernel.sh) || { say "kernel build failed"; exit 1; }
 t1=$(date +%s)
-scripts/module.sh "$kb" || { say "module build failed"; exit 1; }
+scripts/module.sh "$kb" FTRAMP_TEST_KNOBS=y || { say "module build failed"; exit 1; }
 t2=$(date +%s)
 
 passed=0 failed=0

@@ -27,6 +27,8 @@
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 
+#include "ftramp_target.h"
+
 #define NR_TARGETS 4
 
 static DEFINE_PER_CPU(unsigned long, target_calls[NR_TARGETS]);
@@ -68,23 +70,32 @@ EXPORT_SYMBOL_GPL(ftramp_target_count);
 enum ctx { CTX_KTHREAD, CTX_TIMER, CTX_HRTIMER, NR_CTX };
 static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer" };
 
-/* Calls made per timer or hrtimer expiry: bounded so one expiry stays short. */
-#define TIMER_BATCH	2000
-#define HRTIMER_BATCH	200
-#define HRTIMER_PERIOD_NS	(50 * NSEC_PER_USEC)
+/*
+ * Calls made per timer or hrtimer expiry: bounded so one expiry stays short even
+ * with hooks on the target under TCG, smaller when calling until stopped (so the
+ * CPUs keep time for the thread that switches the hooks meanwhile).
+ */
+#define TIMER_BATCH(c)		((c)->remaining == ULONG_MAX ? 200 : 1000)
+#define HRTIMER_BATCH(c)	((c)->remaining == ULONG_MAX ? 20 : 100)
+#define HRTIMER_PERIOD_NS	(100 * NSEC_PER_USEC)
+/* kthread callers sleep a tick after this many calls: RCU-tasks needs voluntary switches. */
+#define KTHREAD_BATCH		10000
 
 struct caller {
 	void (*fn)(void);
-	unsigned long remaining;
+	unsigned long remaining;	/* ULONG_MAX: until stopped */
 	struct timer_list timer;
 	struct hrtimer hrtimer;
 	struct task_struct *task;
+	bool active;
 };
 
-static DEFINE_PER_CPU(struct caller, callers);
+static DEFINE_PER_CPU(struct caller, callers[NR_CTX]);
 static atomic_t callers_running;
 static DECLARE_COMPLETION(callers_done);
 static DEFINE_MUTEX(run_lock);
+static bool callers_stop;
+static unsigned int running_mask;
 
 static void caller_finished(void)
 {
@@ -92,12 +103,15 @@ static void caller_finished(void)
 		complete(&callers_done);
 }
 
-/* Makes up to @batch calls; returns true when the quota is used up. */
+/* Makes up to @batch calls; returns true when the caller is done. */
 static bool caller_step(struct caller *c, unsigned long batch)
 {
 	unsigned long n = min(c->remaining, batch);
 
-	c->remaining -= n;
+	if (READ_ONCE(callers_stop))
+		return true;
+	if (c->remaining != ULONG_MAX)
+		c->remaining -= n;
 	while (n--)
 		c->fn();
 	return c->remaining == 0;
@@ -107,10 +121,8 @@ static int kthread_caller(void *data)
 {
 	struct caller *c = data;
 
-	while (c->remaining) {
-		caller_step(c, 10000);
-		cond_resched();
-	}
+	while (!caller_step(c, KTHREAD_BATCH))
+		schedule_timeout_uninterruptible(1);
 	caller_finished();
 	/* Stay until kthread_stop() so the task can be reaped safely. */
 	while (!kthread_should_stop()) {
@@ -126,7 +138,7 @@ static void timer_caller(struct timer_list *t)
 {
 	struct caller *c = from_timer(c, t, timer);
 
-	if (caller_step(c, TIMER_BATCH))
+	if (caller_step(c, TIMER_BATCH(c)))
 		caller_finished();
 	else
 		mod_timer(&c->timer, jiffies + 1);
@@ -136,7 +148,7 @@ static enum hrtimer_restart hrtimer_caller(struct hrtimer *t)
 {
 	struct caller *c = container_of(t, struct caller, hrtimer);
 
-	if (caller_step(c, HRTIMER_BATCH)) {
+	if (caller_step(c, HRTIMER_BATCH(c))) {
 		caller_finished();
 		return HRTIMER_NORESTART;
 	}
@@ -151,66 +163,136 @@ static void start_hrtimer_here(void *data)
 	hrtimer_start(&c->hrtimer, ns_to_ktime(HRTIMER_PERIOD_NS), HRTIMER_MODE_REL_PINNED_HARD);
 }
 
-static int run_callers(int fn, enum ctx ctx, unsigned long calls)
+/*
+ * Starts callers of target @fn on every online CPU in each context of @mask,
+ * each making @calls calls in all (ULONG_MAX: until ftramp_target_stop()).
+ */
+static int start_callers(int fn, unsigned int mask, unsigned long calls)
 {
-	unsigned int ncpus, i = 0;
-	int cpu, ret = 0;
+	unsigned int nr = 0, i = 0, ncpus;
+	int cpu, ctx, ret = 0;
 
-	mutex_lock(&run_lock);
 	cpus_read_lock();
 	ncpus = num_online_cpus();
+	for (ctx = 0; ctx < NR_CTX; ctx++)
+		if (mask & BIT(ctx))
+			nr += ncpus;
+	WRITE_ONCE(callers_stop, false);
 	reinit_completion(&callers_done);
-	atomic_set(&callers_running, ncpus);
+	atomic_set(&callers_running, nr);
+	running_mask = mask;
 
-	for_each_online_cpu(cpu) {
-		struct caller *c = per_cpu_ptr(&callers, cpu);
+	for (ctx = 0; ctx < NR_CTX; ctx++) {
+		if (!(mask & BIT(ctx)))
+			continue;
+		i = 0;
+		for_each_online_cpu(cpu) {
+			struct caller *c = per_cpu_ptr(&callers[ctx], cpu);
 
-		c->fn = targets[fn];
-		c->remaining = calls / ncpus + (i++ < calls % ncpus ? 1 : 0);
-		c->task = NULL;
-		switch (ctx) {
-		case CTX_KTHREAD:
-			c->task = kthread_create_on_cpu(kthread_caller, c, cpu, "ftramp_target/%u");
-			if (IS_ERR(c->task)) {
-				ret = PTR_ERR(c->task);
-				c->task = NULL;
-				c->remaining = 0;
+			c->fn = targets[fn];
+			c->remaining = calls == ULONG_MAX ? ULONG_MAX :
+				       calls / ncpus + (i++ < calls % ncpus ? 1 : 0);
+			c->task = NULL;
+			c->active = true;
+			if (!c->remaining) {
 				caller_finished();
+				continue;
+			}
+			switch (ctx) {
+			case CTX_KTHREAD:
+				c->task = kthread_create_on_cpu(kthread_caller, c, cpu,
+								"ftramp_target/%u");
+				if (IS_ERR(c->task)) {
+					ret = PTR_ERR(c->task);
+					c->task = NULL;
+					caller_finished();
+					break;
+				}
+				wake_up_process(c->task);
+				break;
+			case CTX_TIMER:
+				timer_setup(&c->timer, timer_caller, TIMER_PINNED);
+				c->timer.expires = jiffies + 1;
+				add_timer_on(&c->timer, cpu);
+				break;
+			case CTX_HRTIMER:
+				hrtimer_init(&c->hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+				c->hrtimer.function = hrtimer_caller;
+				smp_call_function_single(cpu, start_hrtimer_here, c, 1);
 				break;
 			}
-			wake_up_process(c->task);
-			break;
-		case CTX_TIMER:
-			timer_setup(&c->timer, timer_caller, TIMER_PINNED);
-			c->timer.expires = jiffies + 1;
-			add_timer_on(&c->timer, cpu);
-			break;
-		case CTX_HRTIMER:
-			hrtimer_init(&c->hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
-			c->hrtimer.function = hrtimer_caller;
-			smp_call_function_single(cpu, start_hrtimer_here, c, 1);
-			break;
-		default:
-			break;
 		}
 	}
 	cpus_read_unlock();
+	return ret;
+}
 
+/* Waits for the callers to finish (after asking them to stop if @stop) and reaps them. */
+static void finish_callers(bool stop)
+{
+	int cpu, ctx;
+
+	if (stop)
+		WRITE_ONCE(callers_stop, true);
 	wait_for_completion(&callers_done);
+	for (ctx = 0; ctx < NR_CTX; ctx++) {
+		if (!(running_mask & BIT(ctx)))
+			continue;
+		for_each_possible_cpu(cpu) {
+			struct caller *c = per_cpu_ptr(&callers[ctx], cpu);
 
-	for_each_online_cpu(cpu) {
-		struct caller *c = per_cpu_ptr(&callers, cpu);
-
-		if (c->task)
-			kthread_stop(c->task);
-		if (ctx == CTX_TIMER)
-			timer_shutdown_sync(&c->timer);
-		if (ctx == CTX_HRTIMER)
-			hrtimer_cancel(&c->hrtimer);
+			if (!c->active)
+				continue;
+			if (c->task)
+				kthread_stop(c->task);
+			if (ctx == CTX_TIMER)
+				timer_shutdown_sync(&c->timer);
+			if (ctx == CTX_HRTIMER)
+				hrtimer_cancel(&c->hrtimer);
+			c->active = false;
+		}
 	}
+	running_mask = 0;
+}
+
+static int run_callers(int fn, enum ctx ctx, unsigned long calls)
+{
+	int ret;
+
+	mutex_lock(&run_lock);
+	ret = start_callers(fn, BIT(ctx), calls);
+	finish_callers(false);
 	mutex_unlock(&run_lock);
 	return ret;
 }
+
+/*
+ * For stress tests in other modules: callers of ftramp_target_<fn> (0 = a) on
+ * every CPU in each context of @ctx_mask (bit 0 kthread, 1 timer, 2 hrtimer),
+ * calling until ftramp_target_stop().
+ */
+int ftramp_target_start(int fn, unsigned int ctx_mask)
+{
+	int ret;
+
+	if (fn < 0 || fn >= NR_TARGETS || !ctx_mask || ctx_mask >= BIT(NR_CTX))
+		return -EINVAL;
+	mutex_lock(&run_lock);
+	ret = start_callers(fn, ctx_mask, ULONG_MAX);
+	if (ret) {
+		finish_callers(true);
+		mutex_unlock(&run_lock);
+	}
+	return ret;	/* run_lock stays held until ftramp_target_stop() */
+}
+EXPORT_SYMBOL_GPL(ftramp_target_start);
+
+void ftramp_target_stop(void)
+{
+	finish_callers(true);
+	mutex_unlock(&run_lock);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_stop);
 
 /* ---- debugfs ---- */
 

@@ -40,6 +40,7 @@ dmesg_bad() {
     -e 'lockdep|possible (recursive|circular) locking|inconsistent lock state' \
     -e 'DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator' \
     -e 'rcu: INFO|self-detected stall|rcu_.* detected stalls|soft lockup|hard LOCKUP' \
+    -e 'grace period number .* jiffies old' \
     -e 'INFO: task .* blocked|list_(add|del) corruption|scheduling while atomic' \
     -e 'sleeping function called from invalid context|Call Trace:'
 }

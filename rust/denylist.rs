@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Functions ftramp refuses to hook although ftrace could trace them: what its int3 handler
+//! runs through (a hooked function there would trap inside the trap handler) and what a
+//! switch itself calls. Kernel functions in the kprobe blacklist (the exception and debug
+//! paths) and ftramp's own code are refused too, by address (see `functions.rs`).
+//! `core`-only, unit-tested on the host.
+
+use crate::glob;
+
+/// Patterns of refused function names.
+pub const DENIED: &[&[u8]] = &[
+    // The int3 path: entry, kprobes, the die chain, RCU read side it takes.
+    b"exc_int3",
+    b"do_int3*",
+    b"poke_int3_handler",
+    b"kprobe_int3_handler",
+    b"notify_die",
+    b"*notifier_call_chain*",
+    b"__rcu_read_lock",
+    b"__rcu_read_unlock",
+    b"rcu_is_watching",
+    b"rcu_read_lock*",
+    b"rcu_read_unlock*",
+    // What a switch calls while sites hold int3.
+    b"text_poke*",
+    b"smp_text_poke*",
+    b"on_each_cpu*",
+    b"smp_call_function*",
+    b"*flush_smp_call_function_queue",
+    b"generic_smp_call_function*",
+    b"sync_core*",
+    // ftrace's and kallsyms' own machinery.
+    b"ftrace_*",
+    b"__ftrace_*",
+    b"kallsyms_*",
+    b"preempt_count_add",
+    b"preempt_count_sub",
+];
+
+/// Whether `name` may not be hooked.
+pub fn is_denied(name: &[u8]) -> bool {
+    DENIED.iter().any(|p| glob::matches(p, name))
+}

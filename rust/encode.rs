@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! x86-64 instruction encoding for generated code: the 5-byte `call`/`jmp rel32` and the
+//! `movabs imm64` that ftramp writes. `core`-only, unit-tested on the host (`rust/host`).
+
+/// Opcode of `call rel32`.
+pub const CALL_OPCODE: u8 = 0xe8;
+/// Opcode of `jmp rel32`.
+pub const JMP_OPCODE: u8 = 0xe9;
+/// The `int3` breakpoint.
+pub const INT3: u8 = 0xcc;
+/// Length of `call rel32` / `jmp rel32`.
+pub const REL32_INSN_LEN: usize = 5;
+/// Length of `movabs $imm64, %reg`.
+pub const MOVABS_LEN: usize = 10;
+
+/// `rel32` for a 5-byte branch at `at` reaching `target`, if it is in range.
+pub fn rel32(at: usize, target: usize) -> Option<i32> {
+    let next = at.wrapping_add(REL32_INSN_LEN) as i64;
+    i32::try_from((target as i64).wrapping_sub(next)).ok()
+}
+
+/// `call target`, encoded to sit at address `at`.
+pub fn call(at: usize, target: usize) -> Option<[u8; 5]> {
+    branch(CALL_OPCODE, at, target)
+}
+
+/// `jmp target`, encoded to sit at address `at`.
+pub fn jmp(at: usize, target: usize) -> Option<[u8; 5]> {
+    branch(JMP_OPCODE, at, target)
+}
+
+fn branch(op: u8, at: usize, target: usize) -> Option<[u8; 5]> {
+    let r = rel32(at, target)?.to_le_bytes();
+    Some([op, r[0], r[1], r[2], r[3]])
+}
+
+/// Target of the `call`/`jmp rel32` `insn` located at `at`, if it is one.
+pub fn branch_target(at: usize, insn: &[u8; 5]) -> Option<usize> {
+    if insn[0] != CALL_OPCODE && insn[0] != JMP_OPCODE {
+        return None;
+    }
+    let r = i32::from_le_bytes([insn[1], insn[2], insn[3], insn[4]]);
+    Some(
+        at.wrapping_add(REL32_INSN_LEN)
+            .wrapping_add(r as isize as usize),
+    )
+}
+
+/// General-purpose registers usable with [`movabs`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reg {
+    /// `%rdx`
+    Rdx = 2,
+    /// `%rsi`
+    Rsi = 6,
+    /// `%rdi`
+    Rdi = 7,
+}
+
+/// `movabs $imm, %reg` (REX.W + B8+r + imm64).
+pub fn movabs(reg: Reg, imm: u64) -> [u8; MOVABS_LEN] {
+    let mut out = [0u8; MOVABS_LEN];
+    out[0] = 0x48;
+    out[1] = 0xb8 + reg as u8;
+    out[2..].copy_from_slice(&imm.to_le_bytes());
+    out
+}
+
+/// Length of an ops entry stub: `movabs $ops, %rdx; jmp func`.
+pub const STUB_LEN: usize = MOVABS_LEN + REL32_INSN_LEN;
+
+/// The entry stub of one ops, placed at `at`: loads the ops pointer into the third argument
+/// register and jumps to `func`, so a trampoline's single `call` reaches the callback with its
+/// own ops (`func(ip, parent_ip, ops, regs)`).
+pub fn ops_stub(at: usize, ops: u64, func: usize) -> Option<[u8; STUB_LEN]> {
+    let mut out = [0u8; STUB_LEN];
+    out[..MOVABS_LEN].copy_from_slice(&movabs(Reg::Rdx, ops));
+    out[MOVABS_LEN..].copy_from_slice(&jmp(at + MOVABS_LEN, func)?);
+    Some(out)
+}
+
+/// Whether `insn` at `at` is an exact `call target`.
+pub fn is_call_to(at: usize, insn: &[u8; 5], target: usize) -> bool {
+    insn[0] == CALL_OPCODE && branch_target(at, insn) == Some(target)
+}

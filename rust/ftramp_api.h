@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ftramp's exported API: attach callbacks ("ops") to kernel functions through
+ * ftramp's generated ftrace direct-call trampolines. Shaped like ftrace's
+ * register_ftrace_function()/ftrace_set_filter().
+ *
+ * A callback runs at the entry of every function in its ops' filter:
+ *
+ *	void cb(unsigned long ip, unsigned long parent_ip,
+ *		struct ftramp_ops *ops, struct ftramp_regs *regs);
+ *
+ * ip is the function's fentry address, parent_ip the address it returns to,
+ * regs the function's argument registers (ftramp_regs_arg()).
+ *
+ * With FTRAMP_OPS_FL_RECURSION the callback is called directly from the
+ * function's trampoline (with one ops on the function, no loop and no indirect
+ * call) and must guard itself against recursion; without it ftramp wraps the
+ * call in ftrace's recursion guard with preemption disabled.
+ */
+#ifndef FTRAMP_API_H
+#define FTRAMP_API_H
+
+#include <linux/types.h>
+
+struct ftramp_ops;
+
+/* The saved registers, lowest address first, as the trampoline pushes them. */
+struct ftramp_regs {
+	unsigned long r9, r8, cx, dx, si, di, ax;
+	unsigned long bp;		/* the function's caller's frame pointer */
+	unsigned long ret_ip;		/* return address into the function */
+	unsigned long parent_ip;	/* the function's return address */
+};
+
+typedef void (*ftramp_func_t)(unsigned long ip, unsigned long parent_ip,
+			      struct ftramp_ops *ops, struct ftramp_regs *regs);
+
+/* The callback guards its own recursion: call it with no wrapper. */
+#define FTRAMP_OPS_FL_RECURSION	(1UL << 0)
+
+struct ftramp_ops {
+	ftramp_func_t func;
+	void *private;
+	unsigned long flags;
+	void *internal;		/* ftramp's; NULL before registration */
+};
+
+/* Argument @n (0-5) of the traced function. */
+static inline unsigned long ftramp_regs_arg(const struct ftramp_regs *regs, unsigned int n)
+{
+	switch (n) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->cx;
+	case 4: return regs->r8;
+	case 5: return regs->r9;
+	default: return 0;
+	}
+}
+
+/*
+ * Changes the set of functions of @ops. @filter is a space- or comma-separated
+ * list of function names and globs (set_ftrace_filter's rules); "!glob" removes.
+ * @reset: clear the set first. On a registered ops this attaches and detaches at
+ * once, switching live trampolines without dropping any other ops' calls.
+ * Returns 0, -ENOENT (a name that is not a traceable function), -EINVAL
+ * (malformed, or ftramp's own code), -E2BIG (too many functions), -ENOMEM.
+ */
+int ftramp_set_filter(struct ftramp_ops *ops, const char *filter, int reset);
+
+/* Starts calling @ops->func on every function of its filter. */
+int ftramp_register_ops(struct ftramp_ops *ops);
+
+/*
+ * Detaches @ops everywhere and returns once no CPU or task can still be inside
+ * its callback (RCU-tasks): @ops may be freed afterwards.
+ */
+int ftramp_unregister_ops(struct ftramp_ops *ops);
+
+#endif

@@ -1,0 +1,174 @@
+use crate::encode::*;
+use crate::glob::*;
+
+#[test]
+fn call_encoding_round_trips() {
+    let at = 0xffff_ffff_1000_1000usize;
+    for target in [
+        at + 5,
+        at,
+        at + 5 + 0x7fff_ffff,
+        at + 5 - 0x8000_0000,
+        0xffff_ffff_0100_0000,
+    ] {
+        let insn = call(at, target).unwrap();
+        assert_eq!(insn[0], CALL_OPCODE);
+        assert_eq!(branch_target(at, &insn), Some(target));
+        assert!(is_call_to(at, &insn, target));
+    }
+}
+
+#[test]
+fn call_encoding_known_bytes() {
+    // call to the next instruction: e8 00 00 00 00; call to itself: rel32 = -5.
+    assert_eq!(call(0x1000, 0x1005), Some([0xe8, 0, 0, 0, 0]));
+    assert_eq!(call(0x1000, 0x1000), Some([0xe8, 0xfb, 0xff, 0xff, 0xff]));
+    assert_eq!(jmp(0x1000, 0x1010), Some([0xe9, 0x0b, 0, 0, 0]));
+}
+
+#[test]
+fn out_of_range_branch_is_refused() {
+    let at = 0x1000usize;
+    assert!(call(at, at + 5 + 0x8000_0000).is_none());
+    assert!(call(at, at + 5 + 0x7fff_ffff).is_some());
+    // Module space to user space: far out of range.
+    assert!(jmp(0xffff_ffff_a000_0000, 0x7fff_0000_0000).is_none());
+}
+
+#[test]
+fn branch_target_rejects_other_opcodes() {
+    assert_eq!(branch_target(0, &[INT3, 0, 0, 0, 0]), None);
+    assert_eq!(branch_target(0, &[0x0f, 0x1f, 0x44, 0, 0]), None); // 5-byte nop
+}
+
+#[test]
+fn movabs_encoding() {
+    assert_eq!(
+        movabs(Reg::Rdx, 0x1122334455667788),
+        [0x48, 0xba, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]
+    );
+    assert_eq!(movabs(Reg::Rdi, 1)[1], 0xbf);
+    assert_eq!(movabs(Reg::Rsi, 1)[1], 0xbe);
+}
+
+#[test]
+fn ops_stub_loads_ops_then_jumps() {
+    let at = 0xffff_ffff_a000_2000usize;
+    let func = 0xffff_ffff_a010_0000usize;
+    let stub = ops_stub(at, 0xdead_beef, func).unwrap();
+    assert_eq!(&stub[..2], &[0x48, 0xba]);
+    assert_eq!(
+        u64::from_le_bytes(stub[2..10].try_into().unwrap()),
+        0xdead_beef
+    );
+    let j: [u8; 5] = stub[10..].try_into().unwrap();
+    assert_eq!(j[0], JMP_OPCODE);
+    assert_eq!(branch_target(at + 10, &j), Some(func));
+}
+
+#[test]
+fn glob_literals_and_stars() {
+    assert!(matches(b"vfs_read", b"vfs_read"));
+    assert!(!matches(b"vfs_read", b"vfs_readv"));
+    assert!(matches(b"vfs_*", b"vfs_read"));
+    assert!(matches(b"*_read", b"vfs_read"));
+    assert!(matches(b"*fs_r*", b"vfs_read"));
+    assert!(matches(b"v*_*d", b"vfs_read"));
+    assert!(!matches(b"v*_*x", b"vfs_read"));
+    assert!(matches(b"*", b""));
+    assert!(matches(b"**", b"abc"));
+    assert!(!matches(b"a", b""));
+    assert!(matches(b"", b""));
+    assert!(!matches(b"", b"a"));
+}
+
+#[test]
+fn glob_question_and_classes() {
+    assert!(matches(b"ftramp_target_?", b"ftramp_target_a"));
+    assert!(!matches(b"ftramp_target_?", b"ftramp_target_ab"));
+    assert!(matches(b"ftramp_target_[ab]", b"ftramp_target_b"));
+    assert!(!matches(b"ftramp_target_[ab]", b"ftramp_target_c"));
+    assert!(matches(b"t_[a-c]", b"t_c"));
+    assert!(!matches(b"t_[!a-c]", b"t_c"));
+    assert!(matches(b"t_[^a-c]", b"t_d"));
+    assert!(matches(b"t_[]]", b"t_]"));
+    assert!(matches(b"t_[a-]", b"t_-"));
+    assert!(
+        !matches(b"t_[ab", b"t_a"),
+        "an unclosed class never matches"
+    );
+}
+
+#[test]
+fn glob_backtracking_is_bounded() {
+    // Pathological for naive recursive matchers: many stars, no match.
+    let pat = b"*a*a*a*a*a*a*a*a*b";
+    let name = [b'a'; 200];
+    assert!(!matches(pat, &name));
+    assert!(is_glob(pat));
+    assert!(!is_glob(b"vfs_read"));
+}
+
+#[test]
+fn denylist_covers_the_int3_path() {
+    use crate::denylist::is_denied;
+    for f in [
+        "exc_int3",
+        "do_int3",
+        "do_int3_user",
+        "notify_die",
+        "atomic_notifier_call_chain",
+        "notifier_call_chain",
+        "__rcu_read_lock",
+        "text_poke_copy",
+        "on_each_cpu_cond_mask",
+        "smp_call_function_many_cond",
+        "ftrace_ops_list_func",
+    ] {
+        assert!(is_denied(f.as_bytes()), "{f} must be denied");
+    }
+    for f in ["vfs_read", "do_sys_openat2", "ftramp_target_a", "schedule"] {
+        assert!(!is_denied(f.as_bytes()), "{f} must be allowed");
+    }
+}
+
+#[test]
+fn filter_tokens() {
+    use crate::filter::*;
+    let mut got = Vec::new();
+    let n = parse(b" vfs_read,!do_sys_* \n ftramp_target_[ab]\t", |t| {
+        got.push((t.remove, t.pattern.to_vec()))
+    })
+    .unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        got,
+        vec![
+            (false, b"vfs_read".to_vec()),
+            (true, b"do_sys_*".to_vec()),
+            (false, b"ftramp_target_[ab]".to_vec())
+        ]
+    );
+    assert_eq!(parse(b"   ", |_| ()), Ok(0));
+}
+
+#[test]
+fn filter_errors_change_nothing() {
+    use crate::filter::*;
+    let mut calls = 0;
+    assert_eq!(
+        parse(b"vfs_read !", |_| calls += 1),
+        Err(FilterError::EmptyNegation)
+    );
+    assert_eq!(
+        parse(b"vfs_read a\x00b", |_| calls += 1),
+        Err(FilterError::BadByte(0))
+    );
+    assert_eq!(
+        parse(b"vfs_read \xff", |_| calls += 1),
+        Err(FilterError::BadByte(0xff))
+    );
+    let long = vec![b'a'; MAX_PATTERN + 1];
+    assert_eq!(parse(&long, |_| calls += 1), Err(FilterError::TooLong));
+    assert_eq!(calls, 0, "no token of a malformed filter is acted on");
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `stats` and `enabled_functions` files: what the engine is doing.
+
+use kernel::{prelude::*, str::CStr};
+
+use crate::{int3, iterator, registry::Mode, text::Text, tracefs::File, State};
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Direct => "direct",
+        Mode::List => "list",
+    }
+}
+
+fn bstr(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("?")
+}
+
+/// `/sys/kernel/tracing/ftramp/enabled_functions`: one line per site.
+pub(crate) struct EnabledFunctions;
+
+impl File<State> for EnabledFunctions {
+    const NAME: &'static CStr = kernel::c_str!("enabled_functions");
+    const MODE: u16 = 0o400;
+
+    fn show(state: &State, out: &mut Text) -> Result {
+        let e = state.engine.lock();
+        for s in e.sites() {
+            out.line(format_args!(
+                "{} ops={} mode={} tramp={:#x}",
+                bstr(s.name),
+                s.ops,
+                mode_name(s.mode),
+                s.trampoline
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+/// `/sys/kernel/tracing/ftramp/stats`: engine counters, then one line per site.
+pub(crate) struct Stats;
+
+impl File<State> for Stats {
+    const NAME: &'static CStr = kernel::c_str!("stats");
+    const MODE: u16 = 0o400;
+
+    fn show(state: &State, out: &mut Text) -> Result {
+        let e = state.engine.lock();
+        let p = e.patcher.stats;
+        let (emu, stale) = int3::STATS.read();
+        let (used, total) = e.slots();
+        out.line(format_args!("rounds: {}", p.rounds))?;
+        out.line(format_args!("syncs: {}", p.syncs))?;
+        out.line(format_args!("sites_switched: {}", p.sites))?;
+        out.line(format_args!("last_round_sites: {}", p.last_round_sites))?;
+        out.line(format_args!("last_round_syncs: {}", p.last_round_syncs))?;
+        for (name, v) in [("int3_emulated", emu), ("int3_stale", stale)] {
+            out.line(format_args!(
+                "{}: task={} softirq={} hardirq={} nmi={}",
+                name, v[0], v[1], v[2], v[3]
+            ))?;
+        }
+        out.line(format_args!(
+            "seq_retries: {}",
+            int3::STATS
+                .retries
+                .load(core::sync::atomic::Ordering::Relaxed)
+        ))?;
+        out.line(format_args!(
+            "guard_skips: {}",
+            iterator::GUARD_SKIPS.load(core::sync::atomic::Ordering::Relaxed)
+        ))?;
+        out.line(format_args!("slots: {}/{}", used, total))?;
+        for s in e.sites() {
+            out.line(format_args!(
+                "site {} ops={} mode={} switches={} int3={} stale={}",
+                bstr(s.name),
+                s.ops,
+                mode_name(s.mode),
+                s.switches,
+                s.int3_hits,
+                s.stale_hits
+            ))?;
+        }
+        Ok(())
+    }
+}

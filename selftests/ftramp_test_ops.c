@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ftramp_test_ops.ko: ops for ftramp's kselftests, through ftramp's exported C API.
+ *
+ * Eight ops count their callback's calls per CPU. Ops 0-3 guard their own
+ * recursion (FTRAMP_OPS_FL_RECURSION: called straight from the trampoline),
+ * ops 4-7 do not (ftramp wraps them in ftrace's recursion guard).
+ *
+ * debugfs (/sys/kernel/debug/ftramp_test/):
+ *   ctl     write one command:
+ *             filter K <filter>    ftramp_set_filter(ops K, filter, reset=1)
+ *             filter+ K <filter>   the same with reset=0 ("!glob" removes)
+ *             register K | unregister K | zero
+ *             stress SWITCHES CTXMASK
+ *                 ops 0 counts ftramp_target_a for the whole run while ops 1
+ *                 is attached and detached SWITCHES times (the site flips
+ *                 direct <-> list) and callers run on every CPU in the
+ *                 contexts of CTXMASK (1 kthread, 2 timer, 4 hrtimer);
+ *                 with bit 8 set, ops 2 is attached throughout as well (the
+ *                 site flips list(2) <-> list(3)).
+ *             errors are returned as the write's errno.
+ *   counts  read: "K calls" per ops.
+ *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "../rust/ftramp_api.h"
+#include "ftramp_target.h"
+
+#define NR_OPS 8
+
+struct test_ops {
+	struct ftramp_ops ops;
+	unsigned long __percpu *calls;
+	bool registered;
+};
+
+static struct test_ops tops[NR_OPS];
+static DEFINE_MUTEX(ctl_lock);
+
+static struct {
+	unsigned long calls, persistent, switches, ns;
+	long drops;
+	int err;
+} result;
+
+static void count_cb(unsigned long ip, unsigned long parent_ip,
+		     struct ftramp_ops *ops, struct ftramp_regs *regs)
+{
+	struct test_ops *t = container_of(ops, struct test_ops, ops);
+
+	this_cpu_inc(*t->calls);
+}
+
+static unsigned long ops_calls(int k)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(tops[k].calls, cpu);
+	return sum;
+}
+
+static void zero_calls(void)
+{
+	int cpu, k;
+
+	for (k = 0; k < NR_OPS; k++)
+		for_each_possible_cpu(cpu)
+			*per_cpu_ptr(tops[k].calls, cpu) = 0;
+}
+
+static int do_register(int k)
+{
+	int ret = ftramp_register_ops(&tops[k].ops);
+
+	if (!ret)
+		tops[k].registered = true;
+	return ret;
+}
+
+static int do_unregister(int k)
+{
+	int ret = ftramp_unregister_ops(&tops[k].ops);
+
+	tops[k].registered = false;
+	return ret;
+}
+
+static int stress(unsigned long switches, unsigned int mask)
+{
+	unsigned long before, i;
+	bool third = mask & 0x100;
+	ktime_t t0;
+	int ret;
+
+	mask &= 7;
+	memset(&result, 0, sizeof(result));
+	ret = ftramp_set_filter(&tops[0].ops, "ftramp_target_a", 1) ?:
+	      ftramp_set_filter(&tops[1].ops, "", 1) ?:
+	      do_register(0) ?: do_register(1);
+	if (!ret && third)
+		ret = ftramp_set_filter(&tops[2].ops, "ftramp_target_a", 1) ?: do_register(2);
+	if (ret)
+		goto out;
+	zero_calls();
+	before = ftramp_target_count(0);
+	t0 = ktime_get();
+	ret = ftramp_target_start(0, mask);
+	if (ret)
+		goto out;
+	for (i = 0; i < switches && !ret; i++) {
+		ret = ftramp_set_filter(&tops[1].ops, (i & 1) ? "!ftramp_target_a" :
+						       "ftramp_target_a", 0);
+		if (!ret)
+			result.switches++;
+		/* Sleep now and then: RCU-tasks waits for voluntary switches. */
+		if (i % 32 == 31)
+			schedule_timeout_uninterruptible(1);
+	}
+	ftramp_target_stop();
+	result.ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	result.calls = ftramp_target_count(0) - before;
+	result.persistent = ops_calls(0);
+	result.drops = (long)result.calls - (long)result.persistent;
+out:
+	result.err = ret;
+	for (i = 0; i < 3; i++)
+		if (tops[i].registered)
+			do_unregister(i);
+	return ret;
+}
+
+static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char *buf, cmd[16];
+	unsigned long a;
+	unsigned int b;
+	int k, n = 0, ret = -EINVAL;
+
+	if (len >= PAGE_SIZE)
+		return -E2BIG;
+	buf = memdup_user_nul(ubuf, len);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	strim(buf);
+	mutex_lock(&ctl_lock);
+	if (sscanf(buf, "%15s %n", cmd, &n) < 1)
+		goto out;
+	if (!strcmp(cmd, "zero")) {
+		zero_calls();
+		ret = 0;
+	} else if (!strcmp(cmd, "stress")) {
+		if (sscanf(buf + n, "%lu %i", &a, &b) == 2)
+			ret = stress(a, b);
+	} else if (sscanf(buf + n, "%d %n", &k, &n) >= 1 && k >= 0 && k < NR_OPS) {
+		char *arg = buf + strlen(cmd) + 1;
+
+		arg = strim(skip_spaces(arg) + (n ? 0 : 0));
+		while (*arg && *arg != ' ')	/* skip K */
+			arg++;
+		arg = skip_spaces(arg);
+		if (!strcmp(cmd, "filter"))
+			ret = ftramp_set_filter(&tops[k].ops, arg, 1);
+		else if (!strcmp(cmd, "filter+"))
+			ret = ftramp_set_filter(&tops[k].ops, arg, 0);
+		else if (!strcmp(cmd, "register"))
+			ret = do_register(k);
+		else if (!strcmp(cmd, "unregister"))
+			ret = do_unregister(k);
+	}
+out:
+	mutex_unlock(&ctl_lock);
+	kfree(buf);
+	return ret ? ret : len;
+}
+
+static int counts_show(struct seq_file *m, void *v)
+{
+	int k;
+
+	for (k = 0; k < NR_OPS; k++)
+		seq_printf(m, "%d %lu\n", k, ops_calls(k));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(counts);
+
+static int result_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "calls %lu\npersistent %lu\ndrops %ld\nswitches %lu\nms %lu\nerr %d\n",
+		   result.calls, result.persistent, result.drops, result.switches,
+		   result.ns / NSEC_PER_MSEC, result.err);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(result);
+
+static const struct file_operations ctl_fops = {
+	.owner = THIS_MODULE,
+	.write = ctl_write,
+};
+
+static struct dentry *dir;
+
+static int __init test_ops_init(void)
+{
+	int k;
+
+	for (k = 0; k < NR_OPS; k++) {
+		tops[k].calls = alloc_percpu(unsigned long);
+		if (!tops[k].calls)
+			goto nomem;
+		tops[k].ops.func = count_cb;
+		tops[k].ops.flags = k < 4 ? FTRAMP_OPS_FL_RECURSION : 0;
+	}
+	dir = debugfs_create_dir("ftramp_test", NULL);
+	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
+	debugfs_create_file("counts", 0400, dir, NULL, &counts_fops);
+	debugfs_create_file("result", 0400, dir, NULL, &result_fops);
+	return 0;
+nomem:
+	while (k--)
+		free_percpu(tops[k].calls);
+	return -ENOMEM;
+}
+
+static void __exit test_ops_exit(void)
+{
+	int k;
+
+	debugfs_remove(dir);
+	for (k = 0; k < NR_OPS; k++) {
+		/* Also releases a filter set on an ops never registered. */
+		if (tops[k].registered || tops[k].ops.internal)
+			ftramp_unregister_ops(&tops[k].ops);
+		free_percpu(tops[k].calls);
+	}
+}
+
+module_init(test_ops_init);
+module_exit(test_ops_exit);
+MODULE_DESCRIPTION("ftramp test ops: counting callbacks driven from debugfs");
+MODULE_LICENSE("GPL");
