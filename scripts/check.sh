@@ -38,6 +38,18 @@ if [ -f rust/host/Cargo.toml ]; then
   fi
 fi
 
+# Model check of the switching protocol (spin, exhaustive for 2 CPUs).
+if [ -x selftests/model/run.sh ]; then
+  say "model check of the switch protocol (selftests/model, spin)"
+  selftests/model/run.sh > "$RESULTS/model.log" 2>&1
+  mrc=$?
+  grep -E '^(not )?ok ' "$RESULTS/model.log" | sed 's/^/# model: /'
+  tally "$RESULTS/model.log"
+  if [ $mrc -ne 0 ] && ! grep -qE '^not ok ' "$RESULTS/model.log"; then
+    cat "$RESULTS/model.log"; failed=$((failed + 1))
+  fi
+fi
+
 say "booting the test VM and running the kselftests (log: $RESULTS/console.log)"
 scripts/vm.sh "$kb" "$RESULTS" "${FTRAMP_VM_TIMEOUT:-2400}" \
   "FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' $FTRAMP_TOP/selftests/run_tests.sh $RESULTS ${FTRAMP_TESTS:-}" \

@@ -12,6 +12,9 @@
  *          and return when they are done.
  *   count  read: one line "<func> <calls>" per function, summed over CPUs.
  *   reset  write anything: zero the counters.
+ *   run    also: "start <func> <ctxmask>" starts callers that call until "stop"
+ *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer); "batch <n>" calls each of
+ *          ftramp_target_batch_00..99 n times.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -48,6 +51,30 @@ DEFINE_TARGET(a, 0);
 DEFINE_TARGET(b, 1);
 DEFINE_TARGET(c, 2);
 DEFINE_TARGET(d, 3);
+
+/* 100 more, for switching many sites in one round: ftramp_target_batch_00..99. */
+#define DEFINE_BATCH(n)						\
+static noinline void ftramp_target_batch_##n(void)		\
+{								\
+	this_cpu_inc(batch_calls);				\
+}
+static DEFINE_PER_CPU(unsigned long, batch_calls);
+#define DEFINE_BATCH10(d)					\
+	DEFINE_BATCH(d##0) DEFINE_BATCH(d##1) DEFINE_BATCH(d##2)	\
+	DEFINE_BATCH(d##3) DEFINE_BATCH(d##4) DEFINE_BATCH(d##5)	\
+	DEFINE_BATCH(d##6) DEFINE_BATCH(d##7) DEFINE_BATCH(d##8)	\
+	DEFINE_BATCH(d##9)
+DEFINE_BATCH10(0) DEFINE_BATCH10(1) DEFINE_BATCH10(2) DEFINE_BATCH10(3) DEFINE_BATCH10(4)
+DEFINE_BATCH10(5) DEFINE_BATCH10(6) DEFINE_BATCH10(7) DEFINE_BATCH10(8) DEFINE_BATCH10(9)
+
+#define BATCH_PTR(n) ftramp_target_batch_##n,
+#define BATCH_PTR10(d) BATCH_PTR(d##0) BATCH_PTR(d##1) BATCH_PTR(d##2) BATCH_PTR(d##3)	\
+	BATCH_PTR(d##4) BATCH_PTR(d##5) BATCH_PTR(d##6) BATCH_PTR(d##7) BATCH_PTR(d##8)	\
+	BATCH_PTR(d##9)
+static void (*const batch_fns[100])(void) = {
+	BATCH_PTR10(0) BATCH_PTR10(1) BATCH_PTR10(2) BATCH_PTR10(3) BATCH_PTR10(4)
+	BATCH_PTR10(5) BATCH_PTR10(6) BATCH_PTR10(7) BATCH_PTR10(8) BATCH_PTR10(9)
+};
 
 static void (*const targets[NR_TARGETS])(void) = {
 	ftramp_target_a, ftramp_target_b, ftramp_target_c, ftramp_target_d,
@@ -257,11 +284,13 @@ static void finish_callers(bool stop)
 
 static int run_callers(int fn, enum ctx ctx, unsigned long calls)
 {
-	int ret;
+	int ret = -EBUSY;
 
 	mutex_lock(&run_lock);
-	ret = start_callers(fn, BIT(ctx), calls);
-	finish_callers(false);
+	if (!running_mask) {
+		ret = start_callers(fn, BIT(ctx), calls);
+		finish_callers(false);
+	}
 	mutex_unlock(&run_lock);
 	return ret;
 }
@@ -278,19 +307,29 @@ int ftramp_target_start(int fn, unsigned int ctx_mask)
 	if (fn < 0 || fn >= NR_TARGETS || !ctx_mask || ctx_mask >= BIT(NR_CTX))
 		return -EINVAL;
 	mutex_lock(&run_lock);
-	ret = start_callers(fn, ctx_mask, ULONG_MAX);
-	if (ret) {
-		finish_callers(true);
+	if (running_mask) {
 		mutex_unlock(&run_lock);
+		return -EBUSY;
 	}
-	return ret;	/* run_lock stays held until ftramp_target_stop() */
+	ret = start_callers(fn, ctx_mask, ULONG_MAX);
+	if (ret)
+		finish_callers(true);
+	mutex_unlock(&run_lock);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(ftramp_target_start);
 
-void ftramp_target_stop(void)
+int ftramp_target_stop(void)
 {
-	finish_callers(true);
+	int ret = -EINVAL;
+
+	mutex_lock(&run_lock);
+	if (running_mask) {
+		finish_callers(true);
+		ret = 0;
+	}
 	mutex_unlock(&run_lock);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(ftramp_target_stop);
 
@@ -312,6 +351,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 {
 	char buf[64], fname[16], cname[16];
 	unsigned long calls;
+	unsigned int mask;
 	int fn, ctx, ret;
 
 	if (len >= sizeof(buf))
@@ -319,6 +359,26 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
 	buf[len] = '\0';
+	if (!strcmp(strim(buf), "stop")) {
+		ret = ftramp_target_stop();
+		return ret ? ret : len;
+	}
+	if (sscanf(buf, "batch %lu", &calls) == 1) {
+		unsigned long i;
+		int f;
+
+		for (i = 0; i < calls; i++)
+			for (f = 0; f < 100; f++)
+				batch_fns[f]();
+		return len;
+	}
+	if (sscanf(buf, "start %15s %u", fname, &mask) == 2) {
+		fn = lookup(target_names, NR_TARGETS, fname);
+		if (fn < 0)
+			return -EINVAL;
+		ret = ftramp_target_start(fn, mask);
+		return ret ? ret : len;
+	}
 	if (sscanf(buf, "%15s %15s %lu", fname, cname, &calls) != 3)
 		return -EINVAL;
 	fn = lookup(target_names, NR_TARGETS, fname);
@@ -331,10 +391,14 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 
 static int count_show(struct seq_file *m, void *v)
 {
-	int i;
+	unsigned long batch = 0;
+	int i, cpu;
 
 	for (i = 0; i < NR_TARGETS; i++)
 		seq_printf(m, "%s %lu\n", target_names[i], ftramp_target_count(i));
+	for_each_possible_cpu(cpu)
+		batch += per_cpu(batch_calls, cpu);
+	seq_printf(m, "batch %lu\n", batch);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(count);
@@ -372,6 +436,7 @@ static int __init target_init(void)
 
 static void __exit target_exit(void)
 {
+	ftramp_target_stop();
 	debugfs_remove(dir);
 }
 

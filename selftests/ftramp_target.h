@@ -13,6 +13,6 @@ unsigned long ftramp_target_count(int idx);
 /* Callers of target @fn on every CPU in each context of @ctx_mask (1 kthread,
  * 2 timer, 4 hrtimer) until ftramp_target_stop(). */
 int ftramp_target_start(int fn, unsigned int ctx_mask);
-void ftramp_target_stop(void);
+int ftramp_target_stop(void);
 
 #endif

@@ -11,13 +11,14 @@
  *             filter K <filter>    ftramp_set_filter(ops K, filter, reset=1)
  *             filter+ K <filter>   the same with reset=0 ("!glob" removes)
  *             register K | unregister K | zero
- *             stress SWITCHES CTXMASK
+ *             stress SWITCHES CTXMASK [MINCALLS]
  *                 ops 0 counts ftramp_target_a for the whole run while ops 1
  *                 is attached and detached SWITCHES times (the site flips
  *                 direct <-> list) and callers run on every CPU in the
  *                 contexts of CTXMASK (1 kthread, 2 timer, 4 hrtimer);
  *                 with bit 8 set, ops 2 is attached throughout as well (the
- *                 site flips list(2) <-> list(3)).
+ *                 site flips list(2) <-> list(3)). Switching goes on past
+ *                 SWITCHES until the target made MINCALLS calls.
  *             errors are returned as the write's errno.
  *   counts  read: "K calls" per ops.
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
@@ -96,7 +97,7 @@ static int do_unregister(int k)
 	return ret;
 }
 
-static int stress(unsigned long switches, unsigned int mask)
+static int stress(unsigned long switches, unsigned int mask, unsigned long mincalls)
 {
 	unsigned long before, i;
 	bool third = mask & 0x100;
@@ -118,7 +119,7 @@ static int stress(unsigned long switches, unsigned int mask)
 	ret = ftramp_target_start(0, mask);
 	if (ret)
 		goto out;
-	for (i = 0; i < switches && !ret; i++) {
+	for (i = 0; !ret && (i < switches || ftramp_target_count(0) - before < mincalls); i++) {
 		ret = ftramp_set_filter(&tops[1].ops, (i & 1) ? "!ftramp_target_a" :
 						       "ftramp_target_a", 0);
 		if (!ret)
@@ -160,8 +161,10 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 		zero_calls();
 		ret = 0;
 	} else if (!strcmp(cmd, "stress")) {
-		if (sscanf(buf + n, "%lu %i", &a, &b) == 2)
-			ret = stress(a, b);
+		unsigned long c = 0;
+
+		if (sscanf(buf + n, "%lu %i %lu", &a, &b, &c) >= 2)
+			ret = stress(a, b, c);
 	} else if (sscanf(buf + n, "%d %n", &k, &n) >= 1 && k >= 0 && k < NR_OPS) {
 		char *arg = buf + strlen(cmd) + 1;
 

@@ -61,3 +61,19 @@ rc = libc.syscall(313, fd, ctypes.c_char_p(params), 0)  # __NR_finit_module (x86
 print("OK" if rc == 0 else errno.errorcode.get(ctypes.get_errno(), "?"))
 PY
 }
+
+TEST_OPS_KO=${TEST_OPS_KO:-$SELFTESTS_DIR/ftramp_test_ops.ko}
+TEST_DIR=/sys/kernel/debug/ftramp_test
+load_all() { load_ftramp && load_target && insmod "$TEST_OPS_KO"; }
+unload_all() {
+  is_loaded ftramp_test_ops && rmmod ftramp_test_ops
+  is_loaded ftramp_target && rmmod ftramp_target
+  is_loaded ftramp && rmmod ftramp
+  return 0
+}
+ctl() { echo "$*" > "$TEST_DIR/ctl"; }
+ops_count() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_DIR/counts"; }
+target_count() { awk -v f="$1" '$1 == f { print $2 }' "$TARGET_DIR/count"; }
+stat_field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$FTRAMP_DIR/stats"; }
+result_field() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_DIR/result"; }
+site_line() { awk -v f="$1" '$1 == f' "$FTRAMP_DIR/enabled_functions"; }
