@@ -77,7 +77,6 @@ unsafe extern "C" fn glob_one(
     let w = unsafe { &mut *data.cast::<GlobWalk<'_>>() };
     // SAFETY: kallsyms passes a NUL-terminated name.
     let name = unsafe { CStr::from_char_ptr(name) }.as_bytes();
-    let addr = addr as usize;
     if !glob::matches(w.pattern, name) || refusal(name, addr).is_some() {
         return 0;
     }
@@ -96,7 +95,7 @@ unsafe extern "C" fn glob_one(
     let mut n = KVec::new();
     let pushed = n
         .extend_from_slice(name, GFP_KERNEL)
-        .and_then(|_| w.out.push(Func { ip, name: n }, GFP_KERNEL));
+        .and_then(|()| w.out.push(Func { ip, name: n }, GFP_KERNEL));
     if pushed.is_err() {
         w.err = Some(ENOMEM);
         return 1;

@@ -190,11 +190,7 @@ impl Engine {
                 switches: 0,
             },
             GFP_KERNEL,
-        );
-        let site = match site {
-            Ok(s) => s,
-            Err(e) => return Err(e.into()),
-        };
+        )?;
         match self.start_site(&site) {
             Ok(()) => vec::insert(&mut self.sites, pos, site),
             Err(e) => {

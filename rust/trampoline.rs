@@ -71,6 +71,7 @@ extern "C" {
 
 /// Largest trampoline the template may produce.
 const MAX_LEN: usize = 96;
+const _: () = assert!(MAX_LEN <= pool::SLOT_SIZE);
 
 /// Offsets into the template, checked once at load.
 #[derive(Clone, Copy)]
@@ -104,8 +105,8 @@ impl Template {
             ret: off(core::ptr::addr_of!(ftramp_tmpl_ret)),
         };
         let b = template_bytes(t.len);
+        // MAX_LEN <= SLOT_SIZE is checked at build time below.
         let ok = t.len <= MAX_LEN
-            && t.len <= pool::SLOT_SIZE
             && b[t.ip..t.ip + 2] == [0x48, 0xbf]
             && b[t.site..t.site + 2] == [0x48, 0xba]
             && b[t.call] == encode::CALL_OPCODE
