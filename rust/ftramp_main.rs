@@ -15,14 +15,18 @@ use kernel::{
 #[allow(unreachable_pub)] // `#[no_mangle]` functions exported to C (exports.c).
 mod api;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+mod command;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 mod denylist;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 mod encode;
+mod error_log;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 mod filter;
 mod functions;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 mod glob;
+mod hooks;
 mod int3;
 mod iterator;
 mod patcher;
@@ -48,8 +52,12 @@ module! {
 pub(crate) const VERSION: &str = "0.1.0";
 
 /// State shared by the tracefs files and the C API.
+///
+/// Lock order: `hooks`, then `engine`; `errors` is taken alone or innermost.
 pub(crate) struct State {
     pub(crate) engine: Pin<KBox<Mutex<registry::Engine>>>,
+    pub(crate) hooks: Pin<KBox<Mutex<hooks::Hooks>>>,
+    pub(crate) errors: Pin<KBox<Mutex<error_log::ErrorLog>>>,
 }
 
 /// The module. Fields drop in order: the tracefs files, then the engine (every site torn
@@ -83,11 +91,29 @@ impl kernel::Module for Ftramp {
             new_mutex!(registry::Engine::new(slots)?, "ftramp_engine"),
             GFP_KERNEL,
         )?;
-        let state = Arc::new(State { engine }, GFP_KERNEL)?;
+        let hooks = KBox::pin_init(
+            new_mutex!(hooks::Hooks::default(), "ftramp_hooks"),
+            GFP_KERNEL,
+        )?;
+        let errors = KBox::pin_init(
+            new_mutex!(error_log::ErrorLog::default(), "ftramp_errors"),
+            GFP_KERNEL,
+        )?;
+        let state = Arc::new(
+            State {
+                engine,
+                hooks,
+                errors,
+            },
+            GFP_KERNEL,
+        )?;
         let mut dir = tracefs::Dir::create(c_str!("ftramp"), state.clone())?;
         dir.add::<status::Status>()?;
         dir.add::<stats::EnabledFunctions>()?;
         dir.add::<stats::Stats>()?;
+        dir.add::<hooks::HooksFile>()?;
+        dir.add::<hooks::AvailableCallbacks>()?;
+        dir.add::<error_log::ErrorLogFile>()?;
         api::publish(&state.engine);
         pr_info!("loaded, version {}\n", VERSION);
         Ok(Self {
@@ -102,6 +128,10 @@ impl Drop for Ftramp {
     fn drop(&mut self) {
         // No module using the C API is loaded any more (each held a reference on us).
         api::unpublish();
+        // The built-in hooks go first, while the files are still there but unopenable.
+        let mut hooks = self._state.hooks.lock();
+        hooks.clear(&mut self._state.engine.lock());
+        drop(hooks);
         pr_info!("unloading\n");
     }
 }

@@ -207,3 +207,96 @@ bool ftramp_rcu_is_watching(void)
 {
 	return rcu_is_watching();
 }
+
+/* ---- built-in callbacks and the tracefs files ---- */
+
+#include <linux/fs.h>
+#include <linux/sched/clock.h>
+#include <linux/stacktrace.h>
+#include <linux/trace.h>
+
+unsigned long *ftramp_counter_alloc(void)
+{
+	return (unsigned long __force *)alloc_percpu(unsigned long);
+}
+
+void ftramp_counter_free(unsigned long *c)
+{
+	free_percpu((unsigned long __percpu __force *)c);
+}
+
+void ftramp_counter_inc(unsigned long *c)
+{
+	this_cpu_inc(*(unsigned long __percpu __force *)c);
+}
+
+unsigned long ftramp_counter_sum(unsigned long *c)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr((unsigned long __percpu __force *)c, cpu);
+	return sum;
+}
+
+struct trace_array *ftramp_instance_get(void)
+{
+	struct trace_array *tr = trace_array_get_by_name("ftramp", NULL);
+
+	if (tr && trace_array_init_printk(tr)) {
+		trace_array_put(tr);
+		trace_array_destroy(tr);
+		return NULL;
+	}
+	return tr;
+}
+
+void ftramp_instance_destroy(struct trace_array *tr)
+{
+	if (!tr)
+		return;
+	trace_array_put(tr);
+	trace_array_destroy(tr);
+}
+
+void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip)
+{
+	/* The event already starts with the function (ip). */
+	trace_array_printk(tr, ip, "caller=%pS cpu=%d\n", (void *)parent_ip,
+			   raw_smp_processor_id());
+}
+
+#define FTRAMP_STACK_DEPTH 16
+
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip)
+{
+	unsigned long entries[FTRAMP_STACK_DEPTH];
+	unsigned int n, i;
+
+	/* The trampoline has no ORC data: the unwinder walks it by its frame pointer. */
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+	trace_array_printk(tr, ip, "stack of %ps (%u frames):\n", (void *)ip, n);
+	for (i = 0; i < n; i++)
+		trace_array_printk(tr, ip, " => %pS\n", (void *)entries[i]);
+}
+
+unsigned long long ftramp_now_ns(void)
+{
+	return local_clock();
+}
+
+bool ftramp_file_reading(struct file *file)
+{
+	return file->f_mode & FMODE_READ;
+}
+
+bool ftramp_file_writing(struct file *file)
+{
+	return file->f_mode & FMODE_WRITE;
+}
+
+bool ftramp_file_trunc(struct file *file)
+{
+	return file->f_flags & O_TRUNC;
+}

@@ -79,3 +79,24 @@ bool ftramp_test_knobs(void);
 /* Whether @addr is in ftramp.ko's own code. */
 bool ftramp_is_own_text(unsigned long addr);
 unsigned int ftramp_param_max_sites(void);
+
+/* ---- built-in callbacks and the tracefs files ---- */
+struct trace_array;
+struct file;
+
+unsigned long *ftramp_counter_alloc(void);		/* per-CPU */
+void ftramp_counter_free(unsigned long *c);
+void ftramp_counter_inc(unsigned long *c);
+unsigned long ftramp_counter_sum(unsigned long *c);
+
+/* instances/ftramp, created on first use; NULL on failure. */
+struct trace_array *ftramp_instance_get(void);
+void ftramp_instance_destroy(struct trace_array *tr);
+void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip);
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip);
+
+unsigned long long ftramp_now_ns(void);
+
+bool ftramp_file_reading(struct file *file);
+bool ftramp_file_writing(struct file *file);
+bool ftramp_file_trunc(struct file *file);

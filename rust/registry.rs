@@ -513,35 +513,64 @@ impl Engine {
         r
     }
 
+    /// Registers `ops` on exactly `funcs` (already resolved).
+    pub(crate) fn register_funcs(
+        &mut self,
+        ops: *mut sys::ftramp_ops,
+        funcs: KVec<Func>,
+    ) -> Result {
+        let rec = self.rec_or_new(ops)?;
+        if rec.stub.is_some() {
+            return Err(EBUSY);
+        }
+        let mut funcs = funcs;
+        funcs.sort_unstable_by_key(|f| f.ip);
+        rec.filter = funcs;
+        self.register(ops)
+    }
+
     /// `ftramp_unregister_ops()`: detaches everywhere, waits until no CPU or task can be in
     /// the callback, and forgets the ops.
     pub(crate) fn unregister(&mut self, ops: *mut sys::ftramp_ops) -> Result {
-        // SAFETY: `ops` is valid (API contract); the engine lock is held.
-        let Some(rec) = (unsafe { rec_of(ops) }) else {
-            return Err(ENOENT);
-        };
-        let filter = core::mem::replace(&mut rec.filter, KVec::new());
-        let stub = rec.stub.take();
-        if stub.is_some() {
+        self.unregister_many(&[ops])
+    }
+
+    /// Unregisters several ops with one wait for retired code.
+    pub(crate) fn unregister_many(&mut self, many: &[*mut sys::ftramp_ops]) -> Result {
+        let mut stubs = KVec::new();
+        let mut res = Ok(());
+        for &ops in many {
+            // SAFETY: `ops` is valid (API contract); the engine lock is held.
+            let Some(rec) = (unsafe { rec_of(ops) }) else {
+                res = Err(ENOENT);
+                continue;
+            };
+            let filter = core::mem::replace(&mut rec.filter, KVec::new());
             // The stub stays allocated until the wait below: sites may still run it.
-            let r = self.apply(ops, &filter, &[]);
-            if let Err(e) = r {
-                pr_warn!("detaching ops failed: {:?}\n", e);
+            if let Some(stub) = rec.stub.take() {
+                if let Err(e) = self.apply(ops, &filter, &[]) {
+                    pr_warn!("detaching ops failed: {:?}\n", e);
+                }
+                stubs.reserve(1, GFP_KERNEL)?;
+                let _ = stubs.push(stub, GFP_KERNEL);
             }
+            if let Some(i) = self.ops.iter().position(|p| p.as_ptr() == ops) {
+                vec::remove(&mut self.ops, i);
+            }
+            // SAFETY: `internal` is the `OpsRec` leaked by `rec_or_new`; nothing refers to it
+            // now (the stub was moved out).
+            unsafe {
+                drop(KBox::from_raw((*ops).internal.cast::<OpsRec>()));
+                (*ops).internal = core::ptr::null_mut();
+            }
+        }
+        if !stubs.is_empty() {
             wait_for_retired_code();
         }
-        if let Some(slot) = stub {
+        while let Some(slot) = vec::pop(&mut stubs) {
             self.pool.free(slot);
         }
-        if let Some(i) = self.ops.iter().position(|p| p.as_ptr() == ops) {
-            vec::remove(&mut self.ops, i);
-        }
-        // SAFETY: `internal` is the `OpsRec` leaked by `rec_or_new`; nothing refers to it now.
-        unsafe {
-            drop(KBox::from_raw((*ops).internal.cast::<OpsRec>()));
-            (*ops).internal = core::ptr::null_mut();
-        }
-        Ok(())
+        res
     }
 
     /// Every site, for the tracefs files.

@@ -47,6 +47,14 @@ impl File<State> for Stats {
     const MODE: u16 = 0o400;
 
     fn show(state: &State, out: &mut Text) -> Result {
+        for (func, cb, _, hits) in state.hooks.lock().iter() {
+            out.line(format_args!(
+                "hook {} {} hits={}",
+                bstr(func),
+                cb.name(),
+                hits
+            ))?;
+        }
         let e = state.engine.lock();
         let p = e.patcher.stats;
         let (emu, stale) = int3::STATS.read();

@@ -12,11 +12,6 @@ use kernel::prelude::*;
 pub(crate) struct Text(KVec<u8>);
 
 impl Text {
-    /// An empty buffer.
-    pub(crate) fn new() -> Self {
-        Self(KVec::new())
-    }
-
     /// The bytes written so far.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0

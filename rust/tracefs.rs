@@ -11,7 +11,7 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use kernel::{ffi, prelude::*, str::CStr, sync::Arc};
+use kernel::{ffi, prelude::*, str::CStr, sync::Arc, uaccess::UserSlice};
 
 use crate::{symbols, sys, text::Text};
 
@@ -24,6 +24,28 @@ pub(crate) trait File<S: Send + Sync + 'static>: 'static {
 
     /// Writes the file's contents, as read at open, into `out`.
     fn show(state: &S, out: &mut Text) -> Result;
+
+    /// Takes whole lines written to the file (each ending with `\n`, except the rest at
+    /// close). `trunc`: the file was opened with `O_TRUNC` and this is the first call of
+    /// that open (`>` rather than `>>`). Called at close with empty `input` if an `O_TRUNC`
+    /// open wrote nothing. Files are read-only unless they implement this.
+    fn write(_state: &S, _input: &[u8], _trunc: bool) -> Result {
+        Err(EPERM)
+    }
+
+    /// Records a write the tracefs layer itself rejected (error_log).
+    fn reject(_state: &S, _msg: &'static str, _input: &[u8]) {}
+}
+
+/// Longest incomplete line kept between two writes.
+const MAX_PENDING: usize = crate::command::MAX_LINE;
+
+/// Per-open state: the snapshot readers see, and written bytes not yet a whole line.
+#[derive(Default)]
+struct OpenFile {
+    snapshot: Text,
+    pending: KVec<u8>,
+    trunc: bool,
 }
 
 /// Raw `file_operations` callbacks for file kind `F`.
@@ -33,6 +55,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
     const TABLE: sys::file_operations = sys::file_operations {
         open: Some(Self::open),
         read: Some(Self::read),
+        write: Some(Self::write),
         release: Some(Self::release),
         llseek: Some(sys::default_llseek),
         // SAFETY: all-zeroes is a valid `file_operations` (every callback `None`).
@@ -41,19 +64,32 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
 
     /// # Safety
     ///
+    /// `inode` is an inode created by [`Dir::add`].
+    unsafe fn state<'a>(inode: *mut sys::inode) -> &'a S {
+        // SAFETY: `Dir::add` set `i_private` to the state the directory keeps alive until the
+        // file is removed, which cannot happen while it is open (module reference).
+        unsafe { &*((*inode).i_private as *const S) }
+    }
+
+    /// # Safety
+    ///
     /// Called by the VFS with a valid inode of a file created by [`Dir::add`] and a valid file.
     unsafe extern "C" fn open(inode: *mut sys::inode, file: *mut sys::file) -> ffi::c_int {
-        // SAFETY: `inode` is valid; `Dir::add` set `i_private` to the `Arc<S>` the directory
-        // keeps alive until the file is removed.
-        let state = unsafe { &*((*inode).i_private as *const S) };
-        let mut out = Text::new();
-        if let Err(e) = F::show(state, &mut out) {
-            return e.to_errno();
+        // SAFETY: by the function's requirements.
+        let state = unsafe { Self::state(inode) };
+        let mut of = OpenFile::default();
+        // SAFETY: `file` is valid.
+        if unsafe { sys::ftramp_file_reading(file) } {
+            if let Err(e) = F::show(state, &mut of.snapshot) {
+                return e.to_errno();
+            }
         }
-        match KBox::new(out, GFP_KERNEL) {
-            Ok(snapshot) => {
+        // SAFETY: `file` is valid.
+        of.trunc = unsafe { sys::ftramp_file_writing(file) && sys::ftramp_file_trunc(file) };
+        match KBox::new(of, GFP_KERNEL) {
+            Ok(of) => {
                 // SAFETY: `file` is valid and ours until release.
-                unsafe { (*file).private_data = KBox::into_raw(snapshot).cast() };
+                unsafe { (*file).private_data = KBox::into_raw(of).cast() };
                 0
             }
             Err(_) => ENOMEM.to_errno(),
@@ -69,9 +105,9 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         count: usize,
         ppos: *mut sys::loff_t,
     ) -> isize {
-        // SAFETY: `open` stored a `KBox<Text>` in `private_data`; it lives until release.
-        let text = unsafe { &*((*file).private_data as *const Text) };
-        let bytes = text.as_bytes();
+        // SAFETY: `open` stored an `OpenFile` in `private_data`; it lives until release.
+        let of = unsafe { &*((*file).private_data as *const OpenFile) };
+        let bytes = of.snapshot.as_bytes();
         // SAFETY: `buf`/`count` describe the user buffer and `ppos` the file position, as the
         // VFS passed them; the source is `bytes`, valid for its length.
         unsafe {
@@ -87,11 +123,68 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
 
     /// # Safety
     ///
+    /// Called by the VFS on a file opened by [`Self::open`], with a user buffer of `count` bytes.
+    unsafe extern "C" fn write(
+        file: *mut sys::file,
+        buf: *const ffi::c_char,
+        count: usize,
+        ppos: *mut sys::loff_t,
+    ) -> isize {
+        // SAFETY: the file was opened by `open`; `f_inode` is its inode.
+        let state = unsafe { Self::state((*file).f_inode) };
+        // SAFETY: `open` stored an `OpenFile`; the VFS serialises nothing, but a file
+        // descriptor shared by threads that write at once is the writers' own race, as for
+        // every ftrace file; the buffer stays memory-safe as each write holds `f_pos_lock`.
+        let of = unsafe { &mut *((*file).private_data as *mut OpenFile) };
+        // SAFETY: `ppos` is valid.
+        if unsafe { *ppos } != 0 {
+            F::reject(state, "write at an offset (use write(), not pwrite())", &[]);
+            return ESPIPE.to_errno() as isize;
+        }
+        let mut data = KVec::new();
+        let reader = UserSlice::new(buf as usize, count).reader();
+        if let Err(e) = reader.read_all(&mut data, GFP_KERNEL) {
+            return e.to_errno() as isize;
+        }
+        if of.pending.extend_from_slice(&data, GFP_KERNEL).is_err() {
+            return ENOMEM.to_errno() as isize;
+        }
+        let cut = of
+            .pending
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        if of.pending.len() - cut > MAX_PENDING {
+            F::reject(state, "command too long", &of.pending[cut..cut + 64]);
+            of.pending = KVec::new();
+            return E2BIG.to_errno() as isize;
+        }
+        if cut > 0 {
+            let trunc = core::mem::take(&mut of.trunc);
+            let r = F::write(state, &of.pending[..cut], trunc);
+            let rest_len = of.pending.len() - cut;
+            of.pending.copy_within(cut.., 0);
+            // SAFETY: shrinking to elements that are initialised (`u8` needs no drop).
+            unsafe { of.pending.set_len(rest_len) };
+            if let Err(e) = r {
+                of.pending = KVec::new();
+                return e.to_errno() as isize;
+            }
+        }
+        count as isize
+    }
+
+    /// # Safety
+    ///
     /// Called by the VFS once per file opened by [`Self::open`].
-    unsafe extern "C" fn release(_inode: *mut sys::inode, file: *mut sys::file) -> ffi::c_int {
-        // SAFETY: `private_data` holds the `KBox<Text>` leaked by `open`; nothing uses it after
+    unsafe extern "C" fn release(inode: *mut sys::inode, file: *mut sys::file) -> ffi::c_int {
+        // SAFETY: `private_data` holds the `OpenFile` leaked by `open`; nothing uses it after
         // release.
-        drop(unsafe { KBox::from_raw((*file).private_data as *mut Text) });
+        let of = unsafe { KBox::from_raw((*file).private_data as *mut OpenFile) };
+        if !of.pending.is_empty() || of.trunc {
+            // SAFETY: as in `open`. Errors are in the error log; close cannot report them.
+            let _ = F::write(unsafe { Self::state(inode) }, &of.pending, of.trunc);
+        }
         0
     }
 }

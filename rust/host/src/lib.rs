@@ -3,6 +3,8 @@
 
 #[path = "../../encode.rs"]
 pub mod encode;
+#[path = "../../command.rs"]
+pub mod command;
 #[path = "../../denylist.rs"]
 pub mod denylist;
 #[path = "../../filter.rs"]

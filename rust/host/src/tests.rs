@@ -172,3 +172,57 @@ fn filter_errors_change_nothing() {
     assert_eq!(parse(&long, |_| calls += 1), Err(FilterError::TooLong));
     assert_eq!(calls, 0, "no token of a malformed filter is acted on");
 }
+
+#[test]
+fn hook_commands_parse() {
+    use crate::command::*;
+    let c = parse_line(b"vfs_read count").unwrap();
+    assert_eq!(
+        (c.remove, c.pattern, c.callback, c.arg),
+        (false, &b"vfs_read"[..], Callback::Count, 0)
+    );
+    let c = parse_line(b"  !do_sys_*\ttrace  ").unwrap();
+    assert_eq!(
+        (c.remove, c.pattern, c.pattern_pos, c.callback),
+        (true, &b"do_sys_*"[..], 3, Callback::Trace)
+    );
+    let c = parse_line(b"vfs_read stacktrace:5").unwrap();
+    assert_eq!((c.callback, c.arg), (Callback::Stacktrace, 5));
+    assert_eq!(parse_line(b"vfs_read stacktrace").unwrap().arg, 1);
+}
+
+#[test]
+fn hook_command_errors_point_at_the_token() {
+    use crate::command::*;
+    let e = |s: &[u8]| parse_line(s).unwrap_err();
+    assert_eq!(
+        e(b""),
+        CmdError {
+            errno: errno::EINVAL,
+            msg: "empty command",
+            pos: 0
+        }
+    );
+    assert_eq!(e(b"   ").msg, "empty command");
+    assert_eq!(e(b"vfs_read").msg, "missing callback");
+    assert_eq!(e(b"vfs_read cnt").pos, 9);
+    assert_eq!(e(b"vfs_read cnt").msg, "unknown callback");
+    assert_eq!(e(b"vfs_read count extra").pos, 15);
+    assert_eq!(
+        e(b"vfs_read count:3").msg,
+        "this callback takes no argument"
+    );
+    assert_eq!(e(b"vfs_read stacktrace:0").pos, 20);
+    assert_eq!(
+        e(b"vfs_read stacktrace:1001").msg,
+        "argument must be 1..1000"
+    );
+    assert_eq!(e(b"vfs_read stacktrace:x").errno, errno::EINVAL);
+    assert_eq!(e(b"vfs\x00read count").pos, 3);
+    assert_eq!(e("vfs_réad count".as_bytes()).pos, 5);
+    assert_eq!(e(b"! count").msg, "'!' without a function");
+    assert_eq!(e(b"vfs_read,x count").pos, 8);
+    assert_eq!(e(b"vfs(read count").pos, 3);
+    assert_eq!(e(&[b'a'; MAX_LINE + 1]).errno, errno::E2BIG);
+    assert!(is_blank(b" \t "));
+}
