@@ -300,3 +300,21 @@ bool ftramp_file_trunc(struct file *file)
 {
 	return file->f_flags & O_TRUNC;
 }
+
+struct module *ftramp_module_get(unsigned long ip,
+				 struct module *(*text_address)(unsigned long))
+{
+	struct module *mod;
+
+	preempt_disable();
+	mod = text_address(ip);
+	if (mod && !try_module_get(mod))
+		mod = ERR_PTR(-ENOENT);
+	preempt_enable();
+	return mod;
+}
+
+void ftramp_module_put(struct module *mod)
+{
+	module_put(mod);
+}

@@ -100,3 +100,12 @@ unsigned long long ftramp_now_ns(void);
 bool ftramp_file_reading(struct file *file);
 bool ftramp_file_writing(struct file *file);
 bool ftramp_file_trunc(struct file *file);
+
+/*
+ * Pins the module whose text holds @ip while a site hooks it (NULL for the core
+ * kernel, ERR_PTR(-ENOENT) if that module is going away). @text_address is the
+ * resolved __module_text_address() (not exported).
+ */
+struct module *ftramp_module_get(unsigned long ip,
+				 struct module *(*text_address)(unsigned long));
+void ftramp_module_put(struct module *mod);

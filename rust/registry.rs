@@ -33,6 +33,8 @@ use crate::{
     vec,
 };
 
+type TextAddressFn = unsafe extern "C" fn(ffi::c_ulong) -> *mut sys::module;
+
 /// How a site dispatches.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -45,6 +47,8 @@ pub(crate) enum Mode {
 /// One hooked function.
 struct Site {
     func: Func,
+    /// The module holding the function, pinned while the site exists (null: vmlinux).
+    module: *mut sys::module,
     fops: KBox<Opaque<sys::ftrace_ops>>,
     slot: Slot,
     hot: KBox<SiteHot>,
@@ -179,24 +183,49 @@ impl Engine {
         )?;
         let fops = KBox::new(Opaque::new(sys::ftrace_ops::default()), GFP_KERNEL)?;
         self.sites.reserve(1, GFP_KERNEL)?;
-        let slot = self.pool.alloc()?;
-        let site = KBox::new(
+        // Allocated before the slot and the module reference, so nothing below can fail
+        // with those held.
+        let boxed = KBox::<Site>::new_uninit(GFP_KERNEL)?;
+        let lookup = crate::symbols::address(kernel::c_str!("__module_text_address"));
+        // SAFETY: `lookup` is `__module_text_address` (resolved at load, so non-zero), which
+        // has this prototype; the reference taken is dropped when the site goes.
+        let module = unsafe {
+            sys::ftramp_module_get(
+                func.ip as ffi::c_ulong,
+                Some(core::mem::transmute::<usize, TextAddressFn>(lookup)),
+            )
+        };
+        if module as usize >= usize::MAX - 4094 {
+            return Err(ENOENT);
+        }
+        let slot = match self.pool.alloc() {
+            Ok(s) => s,
+            Err(e) => {
+                // SAFETY: taken above.
+                unsafe { sys::ftramp_module_put(module) };
+                return Err(e);
+            }
+        };
+        let site = KBox::write(
+            boxed,
             Site {
                 func: Func { ip: func.ip, name },
+                module,
                 fops,
                 slot,
                 hot,
                 attached,
                 switches: 0,
             },
-            GFP_KERNEL,
-        )?;
+        );
         match self.start_site(&site) {
             Ok(()) => vec::insert(&mut self.sites, pos, site),
             Err(e) => {
                 // Never reachable (ftrace refused it): free at once.
                 let site = KBox::into_inner(site);
                 self.pool.free(site.slot);
+                // SAFETY: taken when the site was made.
+                unsafe { sys::ftramp_module_put(site.module) };
                 Err(e)
             }
         }
@@ -376,6 +405,8 @@ impl Engine {
             // SAFETY: unreachable after the grace periods above.
             unsafe { sys::ftramp_list_free_rcu(list) };
             self.pool.free(site.slot);
+            // SAFETY: taken when the site was made; nothing runs its code any more.
+            unsafe { sys::ftramp_module_put(site.module) };
         }
     }
 

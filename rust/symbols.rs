@@ -84,6 +84,9 @@ kernel_symbols! {
     fn kallsyms_lookup_name(name: *const ffi::c_char) -> ffi::c_ulong;
     /// `within_kprobe_blacklist()`: exception and debug paths ftramp must not hook.
     fn within_kprobe_blacklist(addr: usize) -> bool;
+    /// `__module_text_address()`: the module whose text holds an address (call with
+    /// preemption disabled: through `ftramp_module_get`).
+    fn __module_text_address(addr: usize) -> *mut sys::module;
     /// `kallsyms_on_each_symbol()`: walks vmlinux's symbols (glob filters).
     fn kallsyms_on_each_symbol(
         f: Option<KallsymsFn>,
@@ -159,6 +162,14 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
     } else {
         Ok(())
     }
+}
+
+/// The address resolved for `name` (0 if it is not one of ours).
+pub(crate) fn address(name: &CStr) -> usize {
+    NAMES
+        .iter()
+        .position(|n| n.as_bytes() == name.as_bytes())
+        .map_or(0, |i| ADDRS[i].load(Ordering::Acquire))
 }
 
 /// `(name, address)` of every resolved symbol.

@@ -65,10 +65,12 @@ PY
 TEST_OPS_KO=${TEST_OPS_KO:-$SELFTESTS_DIR/ftramp_test_ops.ko}
 TEST_DIR=/sys/kernel/debug/ftramp_test
 load_all() { load_ftramp && load_target && insmod "$TEST_OPS_KO"; }
+# ftramp pins the modules whose functions it hooks: it goes before the target.
 unload_all() {
-  is_loaded ftramp_test_ops && rmmod ftramp_test_ops
-  is_loaded ftramp_target && rmmod ftramp_target
-  is_loaded ftramp && rmmod ftramp
+  local m
+  for m in ftramp_test_ops ftramp_sample ftramp_sample_rust ftramp ftramp_target; do
+    is_loaded $m && rmmod $m
+  done
   return 0
 }
 ctl() { echo "$*" > "$TEST_DIR/ctl"; }
