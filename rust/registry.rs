@@ -322,6 +322,9 @@ impl Engine {
             let site = &mut self.sites[i];
             site.attached.push(ops, GFP_KERNEL)?;
             site.publish_list()?;
+            if site.attached.len() == 2 {
+                site.switches += 1;
+            }
             batch.push(
                 Patch {
                     site: site.dispatch(&self.tmpl),
@@ -344,6 +347,7 @@ impl Engine {
             match site.attached.len() {
                 0 => emptied.push(f.ip, GFP_KERNEL)?,
                 1 => {
+                    site.switches += 1;
                     batch.push(
                         Patch {
                             site: site.dispatch(&self.tmpl),
@@ -356,14 +360,6 @@ impl Engine {
                 }
                 // Still a list: the iterator picks the shorter one up at once.
                 _ => site.publish_list()?,
-            }
-        }
-        for p in batch.iter() {
-            if let Ok(i) = self
-                .sites
-                .binary_search_by_key(&p.site, |s| s.dispatch(&self.tmpl))
-            {
-                self.sites[i].switches += 1;
             }
         }
         let r = self.patcher.switch(&mut batch);
