@@ -4,6 +4,7 @@
 #   make check        set up, build (kernel cached), run unit tests + kselftests in the VM
 #   make check-debug  the same on the KASAN + kmemleak kernel flavour
 #   make run          boot the VM and show ftramp at work
+#   make bench        per-call and switching cost vs ftrace etc. in the VM (not a test)
 #   make lint         rustfmt --check and clippy
 #   make module       build ftramp.ko and the test modules only
 #   make kernel       build (or find) the cached test kernel
@@ -12,7 +13,7 @@
 SHELL := /bin/bash
 export FTRAMP_FLAVOUR ?= default
 
-.PHONY: all setup kernel module check check-debug run lint clean
+.PHONY: all setup kernel module check check-debug run bench lint clean
 
 all: module
 
@@ -33,6 +34,9 @@ check-debug:
 
 run:
 	@scripts/run.sh
+
+bench:
+	@scripts/bench.sh
 
 lint: setup
 	@scripts/lint.sh "$$(scripts/kernel.sh)"

@@ -129,3 +129,14 @@ pub(crate) fn lookup_glob(pattern: &[u8], limit: usize) -> Result<KVec<Func>> {
     }
     Ok(out)
 }
+
+/// The functions `pattern` names: one for a plain name ([`lookup`]), every match for a glob
+/// ([`lookup_glob`], at most `limit`).
+pub(crate) fn resolve(pattern: &[u8], limit: usize) -> Result<KVec<Func>> {
+    if glob::is_glob(pattern) {
+        return lookup_glob(pattern, limit);
+    }
+    let mut v = KVec::new();
+    v.push(lookup(pattern)?, GFP_KERNEL)?;
+    Ok(v)
+}

@@ -269,14 +269,28 @@ void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long pa
 
 #define FTRAMP_STACK_DEPTH 16
 
-void ftramp_trace_stack(struct trace_array *tr, unsigned long ip)
+#include "ftramp_api.h"
+
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs,
+			unsigned int (*save_regs)(struct pt_regs *, unsigned long *,
+						  unsigned int, unsigned int))
 {
 	unsigned long entries[FTRAMP_STACK_DEPTH];
+	struct pt_regs pt = {};
 	unsigned int n, i;
 
-	/* The trampoline has no ORC data: the unwinder walks it by its frame pointer. */
-	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
-	trace_array_printk(tr, ip, "stack of %ps (%u frames):\n", (void *)ip, n);
+	/*
+	 * Unwind from the hooked function's entry, as if the trampoline had returned: the
+	 * unwinder cannot walk generated code (it is not kernel text to
+	 * __kernel_text_address()), but it can walk from the function's own ORC data.
+	 */
+	pt.ip = regs->ret_ip;
+	pt.sp = (unsigned long)&regs->parent_ip;
+	pt.bp = regs->bp;
+	pt.cs = __KERNEL_CS;
+	pt.flags = X86_EFLAGS_FIXED;
+	n = save_regs(&pt, entries, ARRAY_SIZE(entries), 0);
+	trace_array_printk(tr, ip, "stack (%u frames):\n", n);
 	for (i = 0; i < n; i++)
 		trace_array_printk(tr, ip, " => %pS\n", (void *)entries[i]);
 }

@@ -83,6 +83,7 @@ unsigned int ftramp_param_max_sites(void);
 /* ---- built-in callbacks and the tracefs files ---- */
 struct trace_array;
 struct file;
+struct ftramp_regs;
 
 unsigned long *ftramp_counter_alloc(void);		/* per-CPU */
 void ftramp_counter_free(unsigned long *c);
@@ -93,7 +94,11 @@ unsigned long ftramp_counter_sum(unsigned long *c);
 struct trace_array *ftramp_instance_get(void);
 void ftramp_instance_destroy(struct trace_array *tr);
 void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip);
-void ftramp_trace_stack(struct trace_array *tr, unsigned long ip);
+/* The hooked function's callers, unwound from its entry (@save_regs: the resolved,
+ * unexported stack_trace_save_regs()). */
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs,
+			unsigned int (*save_regs)(struct pt_regs *, unsigned long *,
+						  unsigned int, unsigned int));
 
 unsigned long long ftramp_now_ns(void);
 

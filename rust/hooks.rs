@@ -20,6 +20,13 @@ use crate::{
     vec, State,
 };
 
+type SaveRegsFn = unsafe extern "C" fn(
+    *mut sys::pt_regs,
+    *mut ffi::c_ulong,
+    ffi::c_uint,
+    ffi::c_uint,
+) -> ffi::c_uint;
+
 /// Most functions one command may hook (a glob beyond it is refused with `E2BIG`).
 pub(crate) const MAX_PER_COMMAND: usize = 512;
 
@@ -81,7 +88,7 @@ unsafe extern "C" fn stack_cb(
     ip: ffi::c_ulong,
     _parent_ip: ffi::c_ulong,
     ops: *mut sys::ftramp_ops,
-    _regs: *mut sys::ftramp_regs,
+    regs: *mut sys::ftramp_regs,
 ) {
     // SAFETY: as in `trace_cb`.
     let h = unsafe { hook_of(ops) };
@@ -98,8 +105,17 @@ unsafe extern "C" fn stack_cb(
         h.in_window.store(0, Ordering::Relaxed);
     }
     if h.in_window.fetch_add(1, Ordering::Relaxed) < h.arg {
-        // SAFETY: `tr` is the live trace instance.
-        unsafe { sys::ftramp_trace_stack(h.tr, ip) };
+        let save = crate::symbols::address(kernel::c_str!("stack_trace_save_regs"));
+        // SAFETY: `tr` is the live trace instance; `regs` is the trampoline's frame; `save`
+        // is `stack_trace_save_regs` (resolved at load), which has this prototype.
+        unsafe {
+            sys::ftramp_trace_stack(
+                h.tr,
+                ip,
+                regs,
+                Some(core::mem::transmute::<usize, SaveRegsFn>(save)),
+            )
+        };
     }
 }
 
@@ -255,15 +271,7 @@ impl Hooks {
             }
             return Ok(Plan::Remove(idx));
         }
-        let found = if glob::is_glob(cmd.pattern) {
-            functions::lookup_glob(cmd.pattern, MAX_PER_COMMAND)
-        } else {
-            functions::lookup(cmd.pattern).and_then(|f| {
-                let mut v = KVec::new();
-                v.push(f, GFP_KERNEL)?;
-                Ok(v)
-            })
-        };
+        let found = functions::resolve(cmd.pattern, MAX_PER_COMMAND);
         let found = found.map_err(|e| {
             let (errno, msg) = resolve_error(e);
             CmdError {
@@ -322,23 +330,18 @@ impl Hooks {
             return Err(EINVAL);
         }
         let mut engine = state.engine.lock();
-        // Apply: `>` first drops every hook, then removals, then additions.
-        let mut gone: KVec<usize> = KVec::new();
-        if trunc {
-            for i in 0..self.list.len() {
-                gone.push(i, GFP_KERNEL)?;
+        // Additions first, all undone if one fails; removals (and `>`'s drop of every old
+        // hook) last, once nothing can fail any more: a failed write changes nothing.
+        let mut gone: KVec<*const Hook> = KVec::new();
+        for (i, h) in self.list.iter().enumerate() {
+            let removed = plans
+                .iter()
+                .any(|p| matches!(p, Plan::Remove(idx) if idx.contains(&i)));
+            if trunc || removed {
+                gone.push(&**h as *const Hook, GFP_KERNEL)?;
             }
         }
-        for p in plans.iter() {
-            if let Plan::Remove(idx) = p {
-                for &i in idx.iter() {
-                    if !gone.contains(&i) {
-                        gone.push(i, GFP_KERNEL)?;
-                    }
-                }
-            }
-        }
-        self.remove(&mut engine, &mut gone)?;
+        let mut added: KVec<*const Hook> = KVec::new();
         for p in plans {
             if let Plan::Add {
                 funcs,
@@ -346,23 +349,31 @@ impl Hooks {
                 arg,
             } = p
             {
-                if let Err(e) = self.add(&mut engine, funcs, callback, arg) {
+                if let Err(e) = self.add(&mut engine, funcs, callback, arg, &mut added) {
+                    self.remove_hooks(&mut engine, &added);
                     let msg = "cannot attach (ftrace refused the function, or out of memory)";
                     state.errors.lock().add(msg, input, 0);
                     return Err(e);
                 }
             }
         }
+        self.remove_hooks(&mut engine, &gone);
         Ok(())
     }
 
-    fn add(&mut self, engine: &mut Engine, funcs: KVec<Func>, cb: Callback, arg: u32) -> Result {
+    fn add(
+        &mut self,
+        engine: &mut Engine,
+        funcs: KVec<Func>,
+        cb: Callback,
+        arg: u32,
+        added: &mut KVec<*const Hook>,
+    ) -> Result {
         let tr = match cb {
             Callback::Count => core::ptr::null_mut(),
             _ => self.instance()?,
         };
-        // The hooks this command added (by address: insertion keeps the list sorted).
-        let mut added: KVec<*const Hook> = KVec::with_capacity(funcs.len(), GFP_KERNEL)?;
+        added.reserve(funcs.len(), GFP_KERNEL)?;
         let mut r = Ok(());
         for f in funcs.iter() {
             r = (|| {
@@ -393,17 +404,19 @@ impl Hooks {
                 break;
             }
         }
-        if r.is_err() {
-            // Undo this command's hooks: the command changes nothing.
-            let mut undo = KVec::new();
-            for (i, h) in self.list.iter().enumerate() {
-                if added.iter().any(|&p| core::ptr::eq(p, &**h)) {
-                    undo.push(i, GFP_KERNEL)?;
-                }
-            }
-            self.remove(engine, &mut undo)?;
-        }
         r
+    }
+
+    /// Removes the hooks at the given addresses (one wait for all).
+    fn remove_hooks(&mut self, engine: &mut Engine, which: &[*const Hook]) {
+        let mut idx = KVec::new();
+        for (i, h) in self.list.iter().enumerate() {
+            if which.iter().any(|&p| core::ptr::eq(p, &**h)) && idx.push(i, GFP_KERNEL).is_err() {
+                // Out of memory: keep the hook rather than free one still registered.
+                continue;
+            }
+        }
+        let _ = self.remove(engine, &mut idx);
     }
 
     /// Unregisters and frees the hooks at `idx` (one wait for all).

@@ -450,16 +450,7 @@ impl Engine {
             if err.is_some() {
                 return;
             }
-            let r = if crate::glob::is_glob(t.pattern) {
-                functions::lookup_glob(t.pattern, limit)
-            } else {
-                functions::lookup(t.pattern).and_then(|f| {
-                    let mut v = KVec::new();
-                    v.push(f, GFP_KERNEL)?;
-                    Ok(v)
-                })
-            };
-            match r {
+            match functions::resolve(t.pattern, limit) {
                 Ok(funcs) => {
                     for f in funcs {
                         let at = new.iter().position(|n| n.ip == f.ip);
@@ -564,7 +555,8 @@ impl Engine {
 
     /// Unregisters several ops with one wait for retired code.
     pub(crate) fn unregister_many(&mut self, many: &[*mut sys::ftramp_ops]) -> Result {
-        let mut stubs = KVec::new();
+        // Allocated up front: nothing below may fail half way through.
+        let mut stubs = KVec::with_capacity(many.len(), GFP_KERNEL)?;
         let mut res = Ok(());
         for &ops in many {
             // SAFETY: `ops` is valid (API contract); the engine lock is held.
@@ -578,7 +570,7 @@ impl Engine {
                 if let Err(e) = self.apply(ops, &filter, &[]) {
                     pr_warn!("detaching ops failed: {:?}\n", e);
                 }
-                stubs.reserve(1, GFP_KERNEL)?;
+                // Within the capacity reserved above.
                 let _ = stubs.push(stub, GFP_KERNEL);
             }
             if let Some(i) = self.ops.iter().position(|p| p.as_ptr() == ops) {

@@ -87,6 +87,13 @@ kernel_symbols! {
     /// `__module_text_address()`: the module whose text holds an address (call with
     /// preemption disabled: through `ftramp_module_get`).
     fn __module_text_address(addr: usize) -> *mut sys::module;
+    /// `stack_trace_save_regs()`: the stacktrace callback unwinds from the hooked function.
+    fn stack_trace_save_regs(
+        regs: *mut sys::pt_regs,
+        store: *mut ffi::c_ulong,
+        size: ffi::c_uint,
+        skip: ffi::c_uint,
+    ) -> ffi::c_uint;
     /// `kallsyms_on_each_symbol()`: walks vmlinux's symbols (glob filters).
     fn kallsyms_on_each_symbol(
         f: Option<KallsymsFn>,

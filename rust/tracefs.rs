@@ -8,8 +8,10 @@
 //! [`File<S>`]. `file_operations.owner` pins the module while any file is open, so module
 //! exit (which drops the [`Dir`]) never runs with a file open.
 
+use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::{ffi, prelude::*, str::CStr, sync::Arc, uaccess::UserSlice};
 
@@ -40,13 +42,25 @@ pub(crate) trait File<S: Send + Sync + 'static>: 'static {
 /// Longest incomplete line kept between two writes.
 const MAX_PENDING: usize = crate::command::MAX_LINE;
 
+/// Largest single write accepted (many command lines at once are fine; more is refused
+/// before anything is allocated for it).
+const MAX_WRITE: usize = 64 * 1024;
+
 /// Per-open state: the snapshot readers see, and written bytes not yet a whole line.
+///
+/// # Invariants
+///
+/// `pending` and `trunc` are only accessed by the writer that set `busy`.
 #[derive(Default)]
 struct OpenFile {
     snapshot: Text,
-    pending: KVec<u8>,
-    trunc: bool,
+    busy: AtomicBool,
+    pending: UnsafeCell<KVec<u8>>,
+    trunc: UnsafeCell<bool>,
 }
+
+// SAFETY: the cells are only touched by the one writer holding `busy` (type invariant).
+unsafe impl Sync for OpenFile {}
 
 /// Raw `file_operations` callbacks for file kind `F`.
 struct Fops<S, F>(PhantomData<(S, F)>);
@@ -85,7 +99,8 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
             }
         }
         // SAFETY: `file` is valid.
-        of.trunc = unsafe { sys::ftramp_file_writing(file) && sys::ftramp_file_trunc(file) };
+        *of.trunc.get_mut() =
+            unsafe { sys::ftramp_file_writing(file) && sys::ftramp_file_trunc(file) };
         match KBox::new(of, GFP_KERNEL) {
             Ok(of) => {
                 // SAFETY: `file` is valid and ours until release.
@@ -132,46 +147,70 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
     ) -> isize {
         // SAFETY: the file was opened by `open`; `f_inode` is its inode.
         let state = unsafe { Self::state((*file).f_inode) };
-        // SAFETY: `open` stored an `OpenFile`; the VFS serialises nothing, but a file
-        // descriptor shared by threads that write at once is the writers' own race, as for
-        // every ftrace file; the buffer stays memory-safe as each write holds `f_pos_lock`.
-        let of = unsafe { &mut *((*file).private_data as *mut OpenFile) };
+        // SAFETY: `open` stored an `OpenFile` in `private_data`; it lives until release.
+        let of = unsafe { &*((*file).private_data as *const OpenFile) };
         // SAFETY: `ppos` is valid.
         if unsafe { *ppos } != 0 {
             F::reject(state, "write at an offset (use write(), not pwrite())", &[]);
             return ESPIPE.to_errno() as isize;
         }
+        if count > MAX_WRITE {
+            F::reject(state, "write larger than 64 KiB", &[]);
+            return E2BIG.to_errno() as isize;
+        }
+        // Writers sharing one open file (threads, pwrite, io_uring) are not serialised by
+        // the VFS: one at a time here.
+        if of
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return EBUSY.to_errno() as isize;
+        }
+        // SAFETY: `busy` is ours (type invariant of `OpenFile`).
+        let (pending, trunc) = unsafe { (&mut *of.pending.get(), &mut *of.trunc.get()) };
+        let r = Self::take_lines(state, pending, trunc, buf, count);
+        of.busy.store(false, Ordering::Release);
+        match r {
+            Ok(()) => count as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// Appends the user's bytes to `pending` and hands every whole line to the file.
+    fn take_lines(
+        state: &S,
+        pending: &mut KVec<u8>,
+        trunc: &mut bool,
+        buf: *const ffi::c_char,
+        count: usize,
+    ) -> Result {
         let mut data = KVec::new();
-        let reader = UserSlice::new(buf as usize, count).reader();
-        if let Err(e) = reader.read_all(&mut data, GFP_KERNEL) {
-            return e.to_errno() as isize;
-        }
-        if of.pending.extend_from_slice(&data, GFP_KERNEL).is_err() {
-            return ENOMEM.to_errno() as isize;
-        }
-        let cut = of
-            .pending
+        UserSlice::new(buf as usize, count)
+            .reader()
+            .read_all(&mut data, GFP_KERNEL)?;
+        pending.extend_from_slice(&data, GFP_KERNEL)?;
+        let cut = pending
             .iter()
             .rposition(|&c| c == b'\n')
             .map_or(0, |i| i + 1);
-        if of.pending.len() - cut > MAX_PENDING {
-            F::reject(state, "command too long", &of.pending[cut..cut + 64]);
-            of.pending = KVec::new();
-            return E2BIG.to_errno() as isize;
+        if pending.len() - cut > MAX_PENDING {
+            F::reject(state, "command too long", &pending[cut..cut + 64]);
+            *pending = KVec::new();
+            return Err(E2BIG);
         }
         if cut > 0 {
-            let trunc = core::mem::take(&mut of.trunc);
-            let r = F::write(state, &of.pending[..cut], trunc);
-            let rest_len = of.pending.len() - cut;
-            of.pending.copy_within(cut.., 0);
+            let r = F::write(state, &pending[..cut], core::mem::take(trunc));
+            let rest_len = pending.len() - cut;
+            pending.copy_within(cut.., 0);
             // SAFETY: shrinking to elements that are initialised (`u8` needs no drop).
-            unsafe { of.pending.set_len(rest_len) };
-            if let Err(e) = r {
-                of.pending = KVec::new();
-                return e.to_errno() as isize;
+            unsafe { pending.set_len(rest_len) };
+            if r.is_err() {
+                *pending = KVec::new();
             }
+            r?;
         }
-        count as isize
+        Ok(())
     }
 
     /// # Safety
@@ -180,10 +219,12 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
     unsafe extern "C" fn release(inode: *mut sys::inode, file: *mut sys::file) -> ffi::c_int {
         // SAFETY: `private_data` holds the `OpenFile` leaked by `open`; nothing uses it after
         // release.
-        let of = unsafe { KBox::from_raw((*file).private_data as *mut OpenFile) };
-        if !of.pending.is_empty() || of.trunc {
+        let mut of = unsafe { KBox::from_raw((*file).private_data as *mut OpenFile) };
+        let trunc = *of.trunc.get_mut();
+        let pending = of.pending.get_mut();
+        if !pending.is_empty() || trunc {
             // SAFETY: as in `open`. Errors are in the error log; close cannot report them.
-            let _ = F::write(unsafe { Self::state(inode) }, &of.pending, of.trunc);
+            let _ = F::write(unsafe { Self::state(inode) }, pending, trunc);
         }
         0
     }

@@ -28,6 +28,11 @@ hits=$(awk '$1 == "hook" && $2 == "ftramp_target_a" && $3 == "count" { sub("hits
 calls=$(target_count a)
 diag "$ROUNDS add/remove rounds under load: target calls $calls, count hook $hits, switches $(stat_field sites_switched), int3 emulated: $(stat_field int3_emulated)"
 [ "$hits" = "$calls" ] || fail "count hook saw $hits of $calls calls"
+echo 'vfs_read stacktrace:1' >> $H || fail "add stacktrace hook"
+read -r _ < /proc/version
+grep -q ' => ksys_read' $TRACEFS/instances/ftramp/trace ||
+  fail "stacktrace did not unwind to vfs_read's caller: $(grep -A3 'stack (' $TRACEFS/instances/ftramp/trace | head -4)"
+diag "stacktrace: $(grep -A2 'stack (' $TRACEFS/instances/ftramp/trace | head -3 | tr -s ' ' | tr '\n' ' ')"
 echo 'ftramp_target_b trace' >> $H || fail "add trace hook"
 [ -d $TRACEFS/instances/ftramp ] || fail "no trace instance"
 rmmod ftramp_target 2>/dev/null && fail "ftramp_target unloaded while hooked?"

@@ -1,0 +1,150 @@
+#!/bin/bash
+# Runs inside the VM for `make bench` (scripts/bench.sh): every measurement of
+# Documentation/benchmark.rst, in one boot, through selftests/bench/ftramp_bench.ko
+# and the kernel's samples/ftrace/ftrace-ops.ko. Writes raw numbers to
+# OUT/raw-MODE.tsv (one line per measurement, the repetitions' values last) and what
+# the kernel says about the hooks to OUT/evidence-MODE.txt; progress on stdout.
+# usage: bench-guest.sh OUT KERNEL_BUILD_DIR MODE(icount|wall)
+set -u
+out=$1 kb=$2 mode=$3
+top=$(cd "$(dirname "$0")/.." && pwd)
+# Calls per timed loop. Under icount a loop with interrupts off is an exact count, so
+# fewer calls do (and save minutes of emulation); plain TCG needs more against noise.
+# The sample's loop runs with interrupts on: it gets more calls in both modes.
+if [ "$mode" = icount ]; then CALLS=${FTRAMP_BENCH_CALLS:-20000}; else CALLS=${FTRAMP_BENCH_CALLS:-100000}; fi
+SAMPLE_CALLS=${FTRAMP_BENCH_SAMPLE_CALLS:-100000}
+REPS=${FTRAMP_BENCH_REPS:-5}
+# ~1000 real kernel functions for the biggest batch (1124 on the test kernel).
+BIG_GLOB=${FTRAMP_BENCH_BIG_GLOB:-acpi_*}
+SAMPLE=$kb/samples/ftrace/ftrace-ops.ko
+TRACEFS=/sys/kernel/tracing
+C=/sys/kernel/debug/ftramp_bench/ctl
+raw=$out/raw-$mode.tsv
+ev=$out/evidence-$mode.txt
+mkdir -p "$out"
+: > "$raw"; : > "$ev"
+
+mountpoint -q $TRACEFS || mount -t tracefs none $TRACEFS
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+
+say() { echo "[bench-guest $mode] $*"; }
+row() { local IFS=$'\t'; echo "$*" >> "$raw"; }
+stat_field() { awk -v k="$1:" '$1 == k { print $2; exit }' $TRACEFS/ftramp/stats; }
+cpu1() { [ -e /sys/devices/system/cpu/cpu1/online ] && echo "$1" > /sys/devices/system/cpu/cpu1/online; }
+
+{
+  echo "kernel: $(uname -r)"
+  echo "mode: $mode; cpus: $(nproc); calls per loop: $CALLS (sample: $SAMPLE_CALLS); repetitions: $REPS"
+  echo "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+  echo "kernel command line: $(cat /proc/cmdline)"
+} >> "$ev"
+
+insmod "$top/ftramp.ko" && insmod "$top/selftests/ftramp_target.ko" &&
+  insmod "$top/selftests/bench/ftramp_bench.ko" || { say "loading the modules failed"; exit 1; }
+dmesg -C
+
+# ---- per-call cost: one CPU online, so only the measuring CPU executes instructions
+# (under icount every vCPU's instructions advance the one guest clock).
+cpu1 0
+say "per-call cost, CPU1 offline: $(nproc) CPU(s) online"
+
+percall() { # TRACEE KIND NOPS
+  if echo "percall $1 $2 $3 $CALLS $REPS" > $C 2>/dev/null; then
+    row percall "$1" "$2" "$3" "$CALLS" "$(cat $C)"
+  else
+    say "percall $*: failed"; row percall "$1" "$2" "$3" "$CALLS" "failed"
+  fi
+}
+
+say "tracee ftramp_bench_tracee"
+percall bench none 0
+for n in 1 2 4 8; do percall bench ftramp $n; percall bench ftrace $n; done
+percall bench ftramp_assist 1
+percall bench ftrace_assist 1
+percall bench kprobe 1
+percall bench fprobe 1
+percall bench direct 1
+percall bench direct_regs 1
+percall bench busy_ftramp 8
+percall bench busy_ftrace 8
+percall bench none 0
+
+say "tracee ftramp_target_a"
+percall target none 0
+for n in 1 2 4 8; do percall target ftramp $n; percall target ftrace $n; done
+percall target direct 1
+
+# The kernel sample's own tracee and loop (interrupts on: a tick may land in it).
+sample() { # ftrace|ftramp NOPS
+  local vals="" r v
+  for ((r = 0; r < REPS; r++)); do
+    dmesg -C
+    if [ "$1" = ftramp ]; then
+      echo "arm $2" > $C
+      insmod "$SAMPLE" nr_ops_relevant=0 nr_function_calls=$SAMPLE_CALLS 2>/dev/null
+      echo "arm 0" > $C
+    else
+      insmod "$SAMPLE" nr_ops_relevant=$2 nr_function_calls=$SAMPLE_CALLS 2>/dev/null
+    fi
+    v=$(dmesg | sed -n 's/.*Attempted [0-9]* calls to .* in \([0-9]*\)ns.*/\1/p' | tail -1)
+    vals+="${vals:+ }${v:-failed}"
+  done
+  row sample tracee_relevant "$1" "$2" "$SAMPLE_CALLS" "$vals"
+}
+if [ -e "$SAMPLE" ]; then
+  say "tracee ftrace-ops.ko's tracee_relevant (the sample's own loop)"
+  sample ftrace 0
+  for n in 1 2 4 8; do sample ftrace $n; sample ftramp $n; done
+  # What ftrace made of the sample's ops: own trampoline for one, the list func for more.
+  for n in 1 2; do
+    insmod "$SAMPLE" nr_ops_relevant=$n nr_function_calls=1 persist=1 &&
+      echo "ftrace-ops.ko nr_ops_relevant=$n: $(grep tracee_relevant $TRACEFS/enabled_functions)" >> "$ev"
+    rmmod ftrace_ops 2>/dev/null
+  done
+else
+  say "no $SAMPLE: the kernel sample is not built"
+fi
+
+# ---- switching: both CPUs online (a sync is an IPI to every CPU).
+cpu1 1
+say "switching, $(nproc) CPUs online"
+
+switching() { # LABEL FILTER [keep]
+  say "switching: $1 site(s), filter $2"
+  local r before after
+  if ! echo "sw_setup $2" > $C; then
+    say "sw_setup $2 failed"; return
+  fi
+  for ((r = 0; r < REPS; r++)); do
+    for op in attach detach; do
+      before="$(stat_field rounds) $(stat_field syncs)"
+      echo "sw_$op" > $C || { say "sw_$op $1 failed"; continue; }
+      after="$(stat_field rounds) $(stat_field syncs)"
+      row switch "$1" "$op" "$r" "$(cat $C)" "$before" "$after" "$(stat_field last_round_sites)"
+      [ "$op" = attach ] && [ "$r" = 0 ] &&
+        echo "sites after attach ($1): $(grep -c . $TRACEFS/ftramp/enabled_functions) " \
+          "$(grep -c 'mode=list' $TRACEFS/ftramp/enabled_functions) in list mode" >> "$ev"
+    done
+    echo sw_resolve > $C && row switch "$1" resolve "$r" "$(cat $C)" "-" "-" "-"
+  done
+  echo "sw_teardown ${3:-}" > $C
+}
+switching 1 bench
+switching 10 'ftramp_target_batch_0*'
+switching 100 'ftramp_target_batch_*'
+
+say "modify_ftrace_direct, one site"
+if echo "modify $REPS" > $C; then row modify 1 "$(cat $C)"; else say "modify failed"; fi
+
+# Last: its 1000+ sites stay (tearing them down costs a grace period per site).
+
+switching big "$BIG_GLOB" keep
+echo "big batch filter: $BIG_GLOB" >> "$ev"
+
+say "ftramp stats at the end"
+cat $TRACEFS/ftramp/stats | head -12 >> "$ev"
+dmesg > "$out/dmesg-$mode.txt"
+if grep -E 'WARNING:|BUG:|Oops|RIP:|Call Trace:|stall' "$out/dmesg-$mode.txt"; then
+  say "the kernel log has warnings (see $out/dmesg-$mode.txt)"
+fi
+say "done"

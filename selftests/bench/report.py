@@ -1,0 +1,389 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turns the raw numbers of `make bench` (scripts/bench-guest.sh, one file per VM run)
+into RESULTS/bench.md (markdown tables) and RESULTS/bench.png (cost vs number of ops).
+
+usage: report.py RESULTS_DIR
+
+Raw lines (tab-separated, repetition values space-separated in the last field):
+  percall TRACEE KIND NOPS CALLS  ns...        guest ns of CALLS calls, IRQs off
+  sample  tracee_relevant ftrace|ftramp NOPS CALLS  ns...   ftrace-ops.ko's own loop
+  switch  SITES attach|detach|resolve REP ns "rounds syncs" "rounds syncs" sites
+  modify  1 "ns syncs ns syncs ..."
+Under -icount shift=0 a guest ns is one executed instruction.
+"""
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+OPS = [1, 2, 4, 8]
+
+
+def load(path):
+    percall, sample, switch, modify = defaultdict(list), defaultdict(list), defaultdict(list), []
+    calls_seen = set()
+    if not os.path.exists(path):
+        return None
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if f[0] == "percall" and f[5] != "failed":
+            calls = int(f[4])
+            calls_seen.add(calls)
+            percall[(f[1], f[2], int(f[3]))] += [int(v) / calls for v in f[5].split()]
+        elif f[0] == "sample":
+            calls = int(f[4])
+            sample[(f[2], int(f[3]))] += [int(v) / calls for v in f[5].split() if v.isdigit()]
+        elif f[0] == "switch":
+            ns = int(f[4])
+            if f[2] == "resolve":
+                switch[(f[1], "resolve")].append((ns, None, None, None))
+            else:
+                r0, s0 = map(int, f[5].split())
+                r1, s1 = map(int, f[6].split())
+                switch[(f[1], f[2])].append((ns, r1 - r0, s1 - s0, int(f[7])))
+        elif f[0] == "modify":
+            v = list(map(int, f[2].split()))
+            modify = list(zip(v[0::2], v[1::2]))
+    return {"percall": percall, "sample": sample, "switch": switch, "modify": modify,
+            "calls": "/".join(map(str, sorted(calls_seen)))}
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+def spread(v):
+    return max(v) - min(v) if v else None
+
+
+def fmt(x, nd=1):
+    if x is None:
+        return "–"
+    if abs(x) >= 10000:
+        return f"{x:,.0f}"
+    return f"{x:.{nd}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fr(x):
+    return "–" if x is None else f"{x:.2f}×"
+
+
+class Run:
+    """Medians and hook costs (above the unhooked call) of one VM run."""
+
+    def __init__(self, d):
+        self.d = d
+
+    def pc(self, tracee, kind, n):
+        return med(self.d["percall"].get((tracee, kind, n), []))
+
+    def pc_spread(self, tracee, kind, n):
+        return spread(self.d["percall"].get((tracee, kind, n), []))
+
+    def base(self, tracee):
+        return self.pc(tracee, "none", 0)
+
+    def cost(self, tracee, kind, n):
+        v, b = self.pc(tracee, kind, n), self.base(tracee)
+        return None if v is None or b is None else v - b
+
+    def sample(self, kind, n):
+        return med(self.d["sample"].get((kind, n), []))
+
+    def sample_cost(self, kind, n):
+        v, b = self.sample(kind, n), self.sample("ftrace", 0)
+        return None if v is None or b is None else v - b
+
+    def sw(self, sites, op):
+        rows = self.d["switch"].get((sites, op), [])
+        return rows
+
+
+ROWS = [  # (label, kind, nops, compared with)
+    ("no hook (nop'ed fentry)", "none", 0, None),
+    ("floor: direct trampoline (push rbp; call; leave; ret)", "direct", 1, None),
+    ("floor + saving 7 registers (ftramp's frame)", "direct_regs", 1, None),
+    ("**ftramp, 1 ops (direct dispatch)**", "ftramp", 1, ("ftrace", 1)),
+    ("ftrace, 1 ops (own trampoline)", "ftrace", 1, None),
+    ("ftramp, 1 ops, ftramp's recursion guard", "ftramp_assist", 1, ("ftrace_assist", 1)),
+    ("ftrace, 1 ops, FTRACE_OPS_FL_RECURSION (assist)", "ftrace_assist", 1, None),
+    ("kprobe (empty pre_handler, on ftrace)", "kprobe", 1, ("ftrace", 1)),
+    ("fprobe (empty entry_handler)", "fprobe", 1, ("ftrace", 1)),
+    ("**ftramp, 2 ops (list iterator)**", "ftramp", 2, ("ftrace", 2)),
+    ("ftrace, 2 ops (ftrace_ops_list_func)", "ftrace", 2, None),
+    ("**ftramp, 4 ops**", "ftramp", 4, ("ftrace", 4)),
+    ("ftrace, 4 ops", "ftrace", 4, None),
+    ("**ftramp, 8 ops**", "ftramp", 8, ("ftrace", 8)),
+    ("ftrace, 8 ops", "ftrace", 8, None),
+    ("unhooked tracee, ftramp busy elsewhere (8 ops + 100 sites)", "busy_ftramp", 8, None),
+    ("unhooked tracee, ftrace busy elsewhere (8 ops)", "busy_ftrace", 8, None),
+]
+
+
+def percall_table(out, ic, wl, tracee, title):
+    out.append(f"### {title}\n")
+    out.append("| hook | instructions/call (median) | spread | hook cost (instr.) "
+               "| vs ftrace | vs floor | TCG wall ns/call (median) | spread "
+               "| wall hook cost | wall vs ftrace | wall vs floor |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, kind, n, cmp in ROWS:
+        if ic.pc(tracee, kind, n) is None and (wl is None or wl.pc(tracee, kind, n) is None):
+            continue
+        cells = [label]
+        for run in (ic, wl):
+            if run is None:
+                cells += ["–"] * 5
+                continue
+            c = run.cost(tracee, kind, n)
+            vs = ratio(c, run.cost(tracee, *cmp)) if cmp else None
+            vf = (ratio(c, run.cost(tracee, "direct", 1))
+                  if kind not in ("none", "direct", "busy_ftramp", "busy_ftrace") else None)
+            nd = 2 if run is ic else 1
+            cells += [fmt(run.pc(tracee, kind, n), nd), fmt(run.pc_spread(tracee, kind, n), nd),
+                      fmt(c, nd) if kind != "none" else "0 (baseline)", fr(vs), fr(vf)]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def ops_table(out, ic, wl):
+    out.append("### Hook cost by number of ops, three tracees (instructions per call above "
+               "the unhooked call; TCG wall ns in the last columns)\n")
+    out.append("| tracee | ops | ftramp | ftrace | ftrace / ftramp | wall ftramp | wall ftrace "
+               "| wall ftrace / ftramp |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for tracee, name in (("bench", "ftramp_bench_tracee (empty)"),
+                         ("target", "ftramp_target_a (per-CPU counter)"),
+                         ("sample", "ftrace-ops.ko tracee_relevant, the sample's own loop")):
+        for n in OPS:
+            cells = [name if n == 1 else "", str(n)]
+            for run in (ic, wl):
+                if run is None:
+                    cells += ["–"] * 3
+                    continue
+                if tracee == "sample":
+                    a, b = run.sample_cost("ftramp", n), run.sample_cost("ftrace", n)
+                else:
+                    a, b = run.cost(tracee, "ftramp", n), run.cost(tracee, "ftrace", n)
+                cells += [fmt(a), fmt(b), fr(ratio(b, a))]
+            out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("The sample's loop runs with interrupts on (a tick can land in it: its spread "
+               "is not 0); baseline = the sample with `nr_ops_relevant=0`. ftramp is attached "
+               "to the sample's static tracee by ftramp_bench.ko's module notifier while the "
+               "sample loads (`nr_ops_relevant=0`).\n")
+
+
+def switch_table(out, ic, wl):
+    out.append("### Switching (guest ns per `ftramp_set_filter()`; under icount these include "
+               "virtual time a CPU spends waiting, e.g. for the other CPU to take the sync IPI)\n")
+    out.append("| sites | one round list→direct (detach) | spread | attach direct→list, total "
+               "| of which resolving the filter | attach − resolve | rounds per switch "
+               "| syncs per switch | sites in the round | wall: detach | wall: attach − resolve |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for sites in ("1", "10", "100", "big"):
+        det = ic.sw(sites, "detach")
+        if not det:
+            continue
+        att, res = ic.sw(sites, "attach"), ic.sw(sites, "resolve")
+        nsites = det[0][3]
+        rounds = sorted({r[1] for r in det + att})
+        syncs = sorted({r[2] for r in det + att})
+        a, r = med([x[0] for x in att]), med([x[0] for x in res])
+        wcells = ["–", "–"]
+        if wl is not None and wl.sw(sites, "detach"):
+            wa, wr = med([x[0] for x in wl.sw(sites, "attach")]), med([x[0] for x in wl.sw(sites, "resolve")])
+            wcells = [fmt(med([x[0] for x in wl.sw(sites, "detach")]), 0),
+                      fmt(wa - wr if wa is not None and wr is not None else None, 0)]
+        out.append("| " + " | ".join([
+            f"{nsites}" + (" (all `acpi_*`)" if sites == "big" else ""),
+            fmt(med([x[0] for x in det]), 0), fmt(spread([x[0] for x in det]), 0),
+            fmt(a, 0), fmt(r, 0), fmt(a - r if a is not None and r is not None else None, 0),
+            "/".join(map(str, rounds)), "/".join(map(str, syncs)), str(nsites)] + wcells) + " |")
+    mod = ic.d["modify"]
+    if mod:
+        ns = [m[0] for m in mod]
+        sy = sorted({m[1] for m in mod})
+        wcell = "–"
+        if wl is not None and wl.d["modify"]:
+            wcell = fmt(med([m[0] for m in wl.d["modify"]]), 0)
+        out.append(f"| 1, kernel `modify_ftrace_direct()` | {fmt(med(ns), 0)} | {fmt(spread(ns), 0)} "
+                   f"| – | – | – | – | {'/'.join(map(str, sy))} | 1 | {wcell} | – |")
+    out.append("")
+    out.append("Rounds and syncs come from ftramp's `stats` file read around each call "
+               "(a value like `1` means every one of the 10 measured switches took exactly that). "
+               "The kernel's syncs are its `text_poke_bp()` IPIs, counted by a kprobe on "
+               "`do_sync_core()`, divided by the online CPUs.\n")
+
+
+def goals(out, ic, wl):
+    def c(kind, n):
+        return ic.cost("bench", kind, n)
+    ft1, tr1, fl = c("ftramp", 1), c("ftrace", 1), c("direct", 1)
+    ft8, tr8 = c("ftramp", 8), c("ftrace", 8)
+    det = [r for s in ("1", "10", "100", "big") for r in ic.sw(s, "detach") + ic.sw(s, "attach")]
+    syncs = sorted({r[2] for r in det})
+    rounds = sorted({r[1] for r in det})
+    busy = ic.pc("bench", "busy_ftramp", 8)
+    base = ic.base("bench")
+    sizes = sorted({r[3] for r in det})
+    rows = []
+
+    def g(goal, measured, ok, wall=""):
+        rows.append(f"| {goal} | {measured} | {'met' if ok else '**missed**'} | {wall} |")
+
+    def w(a, b):
+        if wl is None:
+            return "–"
+        x = ratio(wl.cost("bench", *a), wl.cost("bench", *b))
+        return fr(x)
+    r = ratio(ft1, tr1)
+    g("1 ops ≤ 1.0× ftrace's single-ops trampoline", f"{fmt(ft1)} vs {fmt(tr1)} instr. = {fr(r)}",
+      r is not None and r <= 1.0, w(("ftramp", 1), ("ftrace", 1)))
+    r = ratio(ft1, fl)
+    g("1 ops ≤ 1.5× the direct-trampoline floor", f"{fmt(ft1)} vs {fmt(fl)} instr. = {fr(r)}",
+      r is not None and r <= 1.5, w(("ftramp", 1), ("direct", 1)))
+    r = ratio(tr8, ft8)
+    g("8 ops ≥ 5× cheaper than ftrace_ops_list_func with 8 relevant ops",
+      f"{fmt(ft8)} vs {fmt(tr8)} instr. = {fr(r)} cheaper", r is not None and r >= 5,
+      w(("ftrace", 8), ("ftramp", 8)) + " cheaper")
+    g("batch switching = 3 syncs regardless of the number of sites",
+      f"{'/'.join(map(str, rounds))} round(s), {'/'.join(map(str, syncs))} syncs per switch "
+      f"for {', '.join(map(str, sizes))} sites", syncs == [3] and rounds == [1])
+    g("no cost on unhooked functions",
+      f"{fmt(busy, 2)} vs {fmt(base, 2)} instr./call unhooked, with ftramp on 101 other functions",
+      busy is not None and base is not None and busy == base)
+    out.append("| goal (issue 6) | measured (icount, ftramp_bench_tracee) | | TCG wall ratio |")
+    out.append("|---|---|---|---|")
+    out += rows
+    out.append("")
+
+
+def profile(out, ic):
+    fl, fr_, ft1 = ic.cost("bench", "direct", 1), ic.cost("bench", "direct_regs", 1), ic.cost("bench", "ftramp", 1)
+    if None in (fl, fr_, ft1):
+        return
+    out.append("### Where ftramp's 1-ops cost goes (instructions per call, measured by difference)\n")
+    out.append("| part | instructions | how it is known |")
+    out.append("|---|---:|---|")
+    out.append(f"| floor: fentry `call`→trampoline, `push rbp; mov rsp,rbp`, `call` callback, "
+               f"empty callback (`nop5; ret`), `leave; ret` | {fmt(fl)} | `direct` row |")
+    out.append(f"| save + restore `rax rdi rsi rdx rcx r8 r9` (7 push, 7 pop) | {fmt(fr_ - fl)} "
+               f"| `direct_regs` − `direct` |")
+    out.append(f"| load the callback's 4 arguments (`mov 16(%rbp),%rsi`, 2× `movabs`, "
+               f"`mov %rsp,%rcx`) + the ops entry stub (`movabs $ops,%rdx; jmp`) | {fmt(ft1 - fr_)} "
+               f"| ftramp − `direct_regs` |")
+    out.append(f"| **ftramp, 1 ops** | **{fmt(ft1)}** | |")
+    out.append("")
+    c2, c8 = ic.cost("bench", "ftramp", 2), ic.cost("bench", "ftramp", 8)
+    if c2 is not None and c8 is not None:
+        per = (c8 - c2) / 6
+        fixed = c2 - 2 * per
+        out.append(f"List iterator: cost ≈ {fmt(fixed)} + {fmt(per)} × ops instructions "
+                   f"(fit of 2 and 8 ops); the fixed part over the 1-ops path "
+                   f"({fmt(fixed - (ft1 - 4))}) is `list_iter` itself: the recursion guard "
+                   f"(lock and unlock through the C helper), `rcu_is_watching()`, the list load.\n")
+
+
+def plot(path, ic, wl):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [(ic, "QEMU -icount: instructions per call above the unhooked call", "instructions")]
+    if wl is not None:
+        runs.append((wl, "plain TCG wall clock: ns per call above the unhooked call", "ns (TCG)"))
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 5.2), squeeze=False)
+    for ax, (run, title, unit) in zip(axes[0], runs):
+        ft = [run.cost("bench", "ftramp", n) for n in OPS]
+        tr = [run.cost("bench", "ftrace", n) for n in OPS]
+        ax.plot(OPS, tr, "s-", color="tab:red", label="ftrace (1: own trampoline, 2+: ftrace_ops_list_func)")
+        ax.plot(OPS, ft, "o-", color="tab:blue", label="ftramp (1: direct dispatch, 2+: list iterator)")
+        for n, a, b in zip(OPS, ft, tr):
+            if a and b:
+                ax.annotate(f"{b / a:.1f}×", (n, b * 1.35), ha="center", fontsize=9,
+                            color="dimgray")
+        # Horizontal lines: single hooks of other kinds, for scale (the upper of kprobe and
+        # fprobe labelled above its line, the lower below).
+        kp, fp = run.cost("bench", "kprobe", 1) or 0, run.cost("bench", "fprobe", 1) or 0
+        for kind, style, lab, va in (
+                ("direct", ":", "floor: minimal direct trampoline", "bottom"),
+                ("kprobe", "--", "kprobe", "bottom" if kp >= fp else "top"),
+                ("fprobe", "-.", "fprobe", "bottom" if fp > kp else "top")):
+            v = run.cost("bench", kind, 1)
+            if v:
+                ax.axhline(v, linestyle=style, color="gray", linewidth=1)
+                ax.text(8.3, v, f" {lab}", va=va, fontsize=8, color="dimgray")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(OPS)
+        ax.set_xticklabels([str(n) for n in OPS])
+        ax.set_xlim(0.8, 20)
+        ax.set_ylim(top=max(v for v in tr + ft if v) * 2.5)
+        ax.set_xlabel("ops attached to the function")
+        ax.set_ylabel(f"hook cost per call, {unit} (log)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 0.08))
+    fig.suptitle("ftramp vs the kernel's ftrace: cost of calling a hooked function\n"
+                 "(grey numbers: ftrace cost / ftramp cost)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    res = sys.argv[1]
+    icd = load(os.path.join(res, "icount", "raw-icount.tsv"))
+    wld = load(os.path.join(res, "wall", "raw-wall.tsv"))
+    if icd is None:
+        sys.exit(f"no {res}/icount/raw-icount.tsv")
+    ic = Run(icd)
+    wl = Run(wld) if wld and wld["percall"] else None
+    out = ["# ftramp benchmark (`make bench`)", ""]
+    for mode in ("icount", "wall"):
+        ev = os.path.join(res, mode, f"evidence-{mode}.txt")
+        if os.path.exists(ev):
+            head = [l.rstrip() for l in open(ev) if l.startswith(("kernel:", "mode:", "clocksource:"))]
+            out.append(f"- {mode} run: " + "; ".join(head))
+    rt = os.path.join(res, "runtimes")
+    if os.path.exists(rt):
+        out.append("- VM run times (host s): " + ", ".join(l.strip() for l in open(rt)))
+    rows = list(icd["percall"].values())
+    exact = sum(1 for v in rows if spread(v) == 0)
+    out.append(f"- icount check: {exact} of {len(rows)} per-call rows repeat exactly"
+               + ("" if exact == len(rows) else
+                  " — **not all: was -icount really active? treat the figures with care**"))
+    out.append("- figures: median of the repetitions; spread = max − min. Per-call loops run "
+               "with interrupts off and CPU1 offline, so under icount every repetition is the "
+               "same instruction count (spread 0); the TCG wall figures are noisy.\n")
+    out.append("## Goals\n")
+    goals(out, ic, wl)
+    profile(out, ic)
+    out.append("## Per-call cost\n")
+    calls = f"{ic.d['calls']}" + (f" (icount) / {wl.d['calls']} (wall)" if wl else "")
+    percall_table(out, ic, wl, "bench", "Tracee `ftramp_bench_tracee` (empty noinline function; "
+                  f"calls per loop: {calls})")
+    percall_table(out, ic, wl, "target", "Tracee `ftramp_target_a` (the test target: a per-CPU "
+                  "increment)")
+    ops_table(out, ic, wl)
+    out.append("## Switching cost\n")
+    switch_table(out, ic, wl)
+    ev = os.path.join(res, "icount", "evidence-icount.txt")
+    if os.path.exists(ev):
+        out.append("## What the kernel reported (icount run)\n")
+        out.append("```")
+        out += [l.rstrip() for l in open(ev) if not l.startswith("kernel command line")]
+        out.append("```")
+    md = os.path.join(res, "bench.md")
+    open(md, "w").write("\n".join(out) + "\n")
+    plot(os.path.join(res, "bench.png"), ic, wl)
+
+
+if __name__ == "__main__":
+    main()
