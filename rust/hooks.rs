@@ -60,6 +60,11 @@ unsafe fn hook_of<'a>(ops: *mut sys::ftramp_ops) -> &'a Hook {
     unsafe { &*ops.cast::<Hook>() }
 }
 
+/// `count`: one per-CPU increment.
+///
+/// # Safety
+///
+/// Called by ftramp's dispatch with the ops of a live, registered `Hook`.
 unsafe extern "C" fn count_cb(
     _ip: ffi::c_ulong,
     _parent_ip: ffi::c_ulong,
@@ -70,6 +75,11 @@ unsafe extern "C" fn count_cb(
     unsafe { sys::ftramp_counter_inc(hook_of(ops).hits) };
 }
 
+/// `trace`: one event per hit.
+///
+/// # Safety
+///
+/// Called by ftramp's dispatch with the ops of a live, registered `Hook`.
 unsafe extern "C" fn trace_cb(
     ip: ffi::c_ulong,
     parent_ip: ffi::c_ulong,
@@ -84,6 +94,11 @@ unsafe extern "C" fn trace_cb(
     }
 }
 
+/// `stacktrace`: the stack, rate limited.
+///
+/// # Safety
+///
+/// Called by ftramp's dispatch with the ops of a live, registered `Hook`.
 unsafe extern "C" fn stack_cb(
     ip: ffi::c_ulong,
     _parent_ip: ffi::c_ulong,
