@@ -74,7 +74,9 @@ int ftramp_register_ops(struct ftramp_ops *ops);
 
 /*
  * Detaches @ops everywhere and returns once no CPU or task can still be inside
- * its callback (RCU-tasks): @ops may be freed afterwards.
+ * its callback (RCU-tasks): @ops may be freed afterwards. Required for every ops
+ * that was given a filter or registered, even if registration failed: ftramp
+ * keeps state for it (ops->internal) until then.
  */
 int ftramp_unregister_ops(struct ftramp_ops *ops);
 

@@ -264,18 +264,19 @@ impl Engine {
     }
 
     /// Detaches ftrace from `site`'s function. Its code stays until `wait_for_retired_code`.
-    fn stop_site(site: &Site) {
+    /// Returns false if ftrace refused: the function may still call the trampoline.
+    fn stop_site(site: &Site) -> bool {
         // SAFETY: the site was registered with this trampoline by `start_site`.
         let r = unsafe {
             sys::unregister_ftrace_direct(site.fops.get(), site.slot.addr() as ffi::c_ulong, true)
         };
         if r != 0 {
             pr_warn!(
-                "unregister_ftrace_direct({:?}) failed: {}\n",
-                site.func.name.as_slice(),
+                "unregister_ftrace_direct failed ({}): its trampoline is kept forever\n",
                 r
             );
         }
+        r == 0
     }
 
     /// Moves `ops` (registered) from the functions `old` to the functions `new`: attaches where
@@ -387,8 +388,12 @@ impl Engine {
                 continue;
             }
             if let Some(site) = vec::remove(&mut self.sites, i) {
-                Self::stop_site(&site);
-                let _ = gone.push(site, GFP_KERNEL);
+                if Self::stop_site(&site) {
+                    let _ = gone.push(site, GFP_KERNEL);
+                } else {
+                    // The function may still call this code: never free it.
+                    core::mem::forget(site);
+                }
             }
         }
         if gone.is_empty() {

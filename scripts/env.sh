@@ -3,6 +3,9 @@
 # rust-src), clang-19 via LLVM=-19, bindgen from cargo.
 FTRAMP_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# Where `pip install` puts virtme-ng's `vng` (a pyenv shim may not be on a CI PATH).
+pyscripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null) &&
+  export PATH="$PATH:$pyscripts"
 FTRAMP_CACHE=${FTRAMP_CACHE:-$HOME/.cache/ftramp}
 FTRAMP_FLAVOUR=${FTRAMP_FLAVOUR:-default}
 KMAKE_VARS=(LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc

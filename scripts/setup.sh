@@ -9,8 +9,7 @@ log() { printf '[setup] %s\n' "$*"; }
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-CARGO_BIN=${CARGO_HOME:-$HOME/.cargo}/bin
-export PATH="$CARGO_BIN:$PATH"
+. "$(dirname "$0")/env.sh"   # PATH for cargo's and pip's binaries
 
 # Debian packages: command or file that proves the package is there.
 declare -A want=(
