@@ -85,6 +85,10 @@ pub(crate) struct Engine {
     sites: KVec<KBox<Site>>,
     /// Every ops with an `OpsRec`.
     ops: KVec<NonNull<sys::ftramp_ops>>,
+    /// Stopped sites and stubs of unregistered ops, freed by `flush_retired` after one wait
+    /// for all of them (so detaching many costs one set of grace periods, not one each).
+    retired_sites: KVec<KBox<Site>>,
+    retired_stubs: KVec<Slot>,
 }
 
 // SAFETY: the raw pointers are to ops registered by their owners and to kernel objects; all
@@ -159,6 +163,8 @@ impl Engine {
             patcher: Patcher::default(),
             sites: KVec::new(),
             ops: KVec::new(),
+            retired_sites: KVec::new(),
+            retired_stubs: KVec::new(),
         })
     }
 
@@ -304,7 +310,7 @@ impl Engine {
                 continue;
             }
             if let Err(e) = self.create_site(f, ops) {
-                self.destroy_sites(&created);
+                self.retire_sites(&created);
                 return Err(e);
             }
             created.push(f.ip, GFP_KERNEL)?;
@@ -371,36 +377,39 @@ impl Engine {
                 let _ = self.sites[i].publish_list();
             }
         }
-        self.destroy_sites(&emptied);
+        self.retire_sites(&emptied);
         r
     }
 
-    /// Stops and frees the sites of `ips`, after waiting for code that may still run them.
-    fn destroy_sites(&mut self, ips: &[usize]) {
-        let mut gone = KVec::new();
+    /// Stops the sites of `ips`; their code is freed by the next `flush_retired`.
+    fn retire_sites(&mut self, ips: &[usize]) {
         for ip in ips {
             let Ok(i) = self.site_index(*ip) else {
                 continue;
             };
-            if gone.reserve(1, GFP_KERNEL).is_err() {
+            if self.retired_sites.reserve(1, GFP_KERNEL).is_err() {
                 // Keep the site rather than free code that may still run.
                 pr_warn!("out of memory while removing a site; it stays\n");
                 continue;
             }
             if let Some(site) = vec::remove(&mut self.sites, i) {
                 if Self::stop_site(&site) {
-                    let _ = gone.push(site, GFP_KERNEL);
+                    let _ = self.retired_sites.push(site, GFP_KERNEL);
                 } else {
                     // The function may still call this code: never free it.
                     core::mem::forget(site);
                 }
             }
         }
-        if gone.is_empty() {
+    }
+
+    /// Frees every retired site and stub, after one wait for code that may still run them.
+    fn flush_retired(&mut self) {
+        if self.retired_sites.is_empty() && self.retired_stubs.is_empty() {
             return;
         }
         wait_for_retired_code();
-        while let Some(site) = vec::pop(&mut gone) {
+        while let Some(site) = vec::pop(&mut self.retired_sites) {
             let site = KBox::into_inner(site);
             let list = site.hot.list.swap(core::ptr::null_mut(), Ordering::AcqRel);
             // SAFETY: unreachable after the grace periods above.
@@ -408,6 +417,9 @@ impl Engine {
             self.pool.free(site.slot);
             // SAFETY: taken when the site was made; nothing runs its code any more.
             unsafe { sys::ftramp_module_put(site.module) };
+        }
+        while let Some(slot) = vec::pop(&mut self.retired_stubs) {
+            self.pool.free(slot);
         }
     }
 
@@ -490,6 +502,7 @@ impl Engine {
         } else {
             Ok(())
         };
+        self.flush_retired();
         // SAFETY: the record exists (created above).
         let rec = unsafe { rec_of(ops) }.ok_or(EINVAL)?;
         rec.filter = if r.is_ok() { new } else { old };
@@ -525,6 +538,7 @@ impl Engine {
         rec.stub = Some(slot);
         let filter = core::mem::replace(&mut rec.filter, KVec::new());
         let r = self.apply(ops, &[], &filter);
+        self.flush_retired();
         // SAFETY: the record exists.
         let rec = unsafe { rec_of(ops) }.ok_or(EINVAL)?;
         rec.filter = filter;
@@ -561,7 +575,7 @@ impl Engine {
     /// Unregisters several ops with one wait for retired code.
     pub(crate) fn unregister_many(&mut self, many: &[*mut sys::ftramp_ops]) -> Result {
         // Allocated up front: nothing below may fail half way through.
-        let mut stubs = KVec::with_capacity(many.len(), GFP_KERNEL)?;
+        self.retired_stubs.reserve(many.len(), GFP_KERNEL)?;
         let mut res = Ok(());
         for &ops in many {
             // SAFETY: `ops` is valid (API contract); the engine lock is held.
@@ -576,7 +590,7 @@ impl Engine {
                     pr_warn!("detaching ops failed: {:?}\n", e);
                 }
                 // Within the capacity reserved above.
-                let _ = stubs.push(stub, GFP_KERNEL);
+                let _ = self.retired_stubs.push(stub, GFP_KERNEL);
             }
             if let Some(i) = self.ops.iter().position(|p| p.as_ptr() == ops) {
                 vec::remove(&mut self.ops, i);
@@ -588,12 +602,7 @@ impl Engine {
                 (*ops).internal = core::ptr::null_mut();
             }
         }
-        if !stubs.is_empty() {
-            wait_for_retired_code();
-        }
-        while let Some(slot) = vec::pop(&mut stubs) {
-            self.pool.free(slot);
-        }
+        self.flush_retired();
         res
     }
 
@@ -641,6 +650,7 @@ impl Drop for Engine {
             }
             v
         };
-        self.destroy_sites(&ips);
+        self.retire_sites(&ips);
+        self.flush_retired();
     }
 }
