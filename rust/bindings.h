@@ -9,9 +9,10 @@
 #include <linux/ftrace.h>
 #include <linux/kdebug.h>
 #include <linux/kprobes.h>
+#include <linux/module.h>
 #include <linux/notifier.h>
 #include <linux/tracefs.h>
 #include <asm/text-patching.h>
 
 #include "ftramp_api.h"
-#include "helpers.h"
+#include "helpers/helpers.h"

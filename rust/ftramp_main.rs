@@ -7,39 +7,26 @@
 //! tracefs interface. See `Documentation/design.rst`.
 
 use kernel::{
-    c_str, new_mutex,
+    new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
 };
 
 #[allow(unreachable_pub)] // `#[no_mangle]` functions exported to C (exports.c).
 mod api;
-#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
-mod command;
-#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
-mod denylist;
-#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
-mod encode;
-mod error_log;
-#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
-mod filter;
-mod functions;
-#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
-mod glob;
-mod hooks;
-mod int3;
-mod iterator;
-mod patcher;
-mod pool;
-mod registry;
-mod stats;
-mod status;
-mod symbols;
+#[path = "arch/x86/mod.rs"]
+mod arch;
+mod dispatch;
+mod engine;
+mod resolve;
 mod sys;
-mod text;
 mod tracefs;
-mod trampoline;
 mod vec;
+
+// Short paths for what every layer uses (the `core`-only files name them this way in the host
+// crate too).
+use resolve::{denylist, filter, functions, glob, symbols};
+use tracefs::{command, output};
 
 module! {
     type: Ftramp,
@@ -54,18 +41,24 @@ pub(crate) const VERSION: &str = "0.1.0";
 /// State shared by the tracefs files and the C API.
 ///
 /// Lock order: `hooks`, then `engine`; `errors` is taken alone or innermost.
+#[pin_data]
 pub(crate) struct State {
-    pub(crate) engine: Pin<KBox<Mutex<registry::Engine>>>,
-    pub(crate) hooks: Pin<KBox<Mutex<hooks::Hooks>>>,
-    pub(crate) errors: Pin<KBox<Mutex<error_log::ErrorLog>>>,
+    #[pin]
+    pub(crate) engine: Mutex<engine::Engine>,
+    #[pin]
+    pub(crate) hooks: Mutex<tracefs::hooks::Hooks>,
+    #[pin]
+    pub(crate) errors: Mutex<tracefs::error_log::ErrorLog>,
 }
 
-/// The module. Fields drop in order: the tracefs files, then the engine (every site torn
-/// down, trampoline memory freed after RCU-tasks), then the int3 handler, last.
+/// The module. Fields drop in declaration order: the tracefs files, the module notifier
+/// (unregistering waits for a running call), the state (the engine tears every site down and
+/// frees trampoline memory after its wait), then the int3 handler, last.
 struct Ftramp {
-    _dir: tracefs::Dir<State>,
-    _state: Arc<State>,
-    _int3: int3::Int3Handler,
+    dir: tracefs::Dir<State>,
+    modules: engine::module::ModuleNotifier,
+    state: Arc<State>,
+    int3: arch::int3::Int3Handler,
 }
 
 impl kernel::Module for Ftramp {
@@ -84,42 +77,40 @@ impl kernel::Module for Ftramp {
         }
 
         // The handler exists before any site and goes after all of them.
-        let int3 = int3::Int3Handler::register()?;
+        let int3 = arch::int3::Int3Handler::register()?;
         // SAFETY: plain read of a module parameter.
         let slots = unsafe { sys::ftramp_param_max_sites() } as usize;
-        let engine = KBox::pin_init(
-            new_mutex!(registry::Engine::new(slots)?, "ftramp_engine"),
+        let engine = engine::Engine::new(slots)?;
+        let state = Arc::pin_init(
+            pin_init!(State {
+                engine <- new_mutex!(engine, "ftramp_engine"),
+                hooks <- new_mutex!(tracefs::hooks::Hooks::default(), "ftramp_hooks"),
+                errors <- new_mutex!(tracefs::error_log::ErrorLog::default(), "ftramp_errors"),
+            }),
             GFP_KERNEL,
         )?;
-        let hooks = KBox::pin_init(
-            new_mutex!(hooks::Hooks::default(), "ftramp_hooks"),
-            GFP_KERNEL,
-        )?;
-        let errors = KBox::pin_init(
-            new_mutex!(error_log::ErrorLog::default(), "ftramp_errors"),
-            GFP_KERNEL,
-        )?;
-        let state = Arc::new(
-            State {
-                engine,
-                hooks,
-                errors,
-            },
-            GFP_KERNEL,
-        )?;
-        let mut dir = tracefs::Dir::create(c_str!("ftramp"), state.clone())?;
-        dir.add::<status::Status>()?;
-        dir.add::<stats::EnabledFunctions>()?;
-        dir.add::<stats::Stats>()?;
-        dir.add::<hooks::HooksFile>()?;
-        dir.add::<hooks::AvailableCallbacks>()?;
-        dir.add::<error_log::ErrorLogFile>()?;
         api::publish(&state.engine);
+        let modules = match engine::module::ModuleNotifier::register() {
+            Ok(m) => m,
+            Err(e) => {
+                api::unpublish();
+                return Err(e);
+            }
+        };
+        let dir = tracefs::create(state.clone());
+        let dir = match dir {
+            Ok(d) => d,
+            Err(e) => {
+                api::unpublish();
+                return Err(e);
+            }
+        };
         pr_info!("loaded, version {}\n", VERSION);
         Ok(Self {
-            _dir: dir,
-            _state: state,
-            _int3: int3,
+            dir,
+            modules,
+            state,
+            int3,
         })
     }
 }
@@ -129,9 +120,10 @@ impl Drop for Ftramp {
         // No module using the C API is loaded any more (each held a reference on us).
         api::unpublish();
         // The built-in hooks go first, while the files are still there but unopenable.
-        let mut hooks = self._state.hooks.lock();
-        hooks.clear(&mut self._state.engine.lock());
+        let mut hooks = self.state.hooks.lock();
+        hooks.clear(&mut self.state.engine.lock());
         drop(hooks);
+        let _ = (&self.dir, &self.modules, &self.int3);
         pr_info!("unloading\n");
     }
 }

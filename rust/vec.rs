@@ -30,3 +30,46 @@ pub(crate) fn remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {
     v[i..].rotate_left(1);
     pop(v)
 }
+
+/// Keeps only the elements for which `keep` is true, in order.
+pub(crate) fn retain<T>(v: &mut KVec<T>, mut keep: impl FnMut(&T) -> bool) {
+    let mut i = 0;
+    while i < v.len() {
+        if keep(&v[i]) {
+            i += 1;
+        } else {
+            drop(remove(v, i));
+        }
+    }
+}
+
+/// Drops every element, keeping the capacity.
+pub(crate) fn clear<T>(v: &mut KVec<T>) {
+    while pop(v).is_some() {}
+}
+
+/// Appends `x` if that needs no allocation; hands it back otherwise.
+pub(crate) fn push_within_capacity<T>(v: &mut KVec<T>, x: T) -> core::result::Result<(), T> {
+    if v.len() < v.capacity() {
+        // Cannot fail: room for one more, so `push` does not allocate.
+        v.push(x, GFP_NOWAIT).map_err(|_| unreachable_value())
+    } else {
+        Err(x)
+    }
+}
+
+fn unreachable_value<T>() -> T {
+    unreachable!("push within capacity allocated")
+}
+
+/// Sorts `v` by `key`, stably (insertion sort: the engine's inputs come nearly sorted from its
+/// trees, and core's sort instantiates panics 6.12's objtool does not know as noreturn).
+pub(crate) fn sort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&v[j]) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}

@@ -1,16 +1,18 @@
 //! Host build of the `core`-only files of the ftramp module, so their logic is unit-tested
 //! with `cargo test` in seconds. The kernel build compiles the very same files.
 
-#[path = "../../encode.rs"]
+#[path = "../../arch/x86/encode.rs"]
 pub mod encode;
-#[path = "../../command.rs"]
+#[path = "../../tracefs/command.rs"]
 pub mod command;
-#[path = "../../denylist.rs"]
+#[path = "../../resolve/denylist.rs"]
 pub mod denylist;
-#[path = "../../filter.rs"]
+#[path = "../../resolve/filter.rs"]
 pub mod filter;
-#[path = "../../glob.rs"]
+#[path = "../../resolve/glob.rs"]
 pub mod glob;
+#[path = "../../engine/plan.rs"]
+pub mod plan;
 
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,28 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::{ffi, prelude::*, str::CStr, sync::Arc, uaccess::UserSlice};
 
-use crate::{symbols, sys, text::Text};
+use crate::{output::Text, symbols, sys, State};
+
+pub(crate) mod callbacks;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod command;
+pub(crate) mod error_log;
+pub(crate) mod hooks;
+pub(crate) mod output;
+pub(crate) mod stats;
+pub(crate) mod status;
+
+/// Creates `/sys/kernel/tracing/ftramp/` with every file, backed by `state`.
+pub(crate) fn create(state: Arc<State>) -> Result<Dir<State>> {
+    let mut dir = Dir::create(kernel::c_str!("ftramp"), state)?;
+    dir.add::<status::Status>()?;
+    dir.add::<stats::EnabledFunctions>()?;
+    dir.add::<stats::Stats>()?;
+    dir.add::<hooks::HooksFile>()?;
+    dir.add::<hooks::AvailableCallbacks>()?;
+    dir.add::<error_log::ErrorLogFile>()?;
+    Ok(dir)
+}
 
 /// One kind of file in ftramp's tracefs directory, backed by state `S`.
 pub(crate) trait File<S: Send + Sync + 'static>: 'static {
@@ -230,9 +251,9 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
     }
 }
 
-/// Kernel `IS_ERR_OR_NULL()`: NULL or one of the top `MAX_ERRNO` (4095) addresses.
-fn is_err_or_null<T>(p: *mut T) -> bool {
-    p.is_null() || p as usize >= usize::MAX - 4094
+/// Kernel `IS_ERR_OR_NULL()`, as a `Result` with a non-null pointer.
+fn non_null_or_err<T>(p: *mut T) -> Result<NonNull<T>> {
+    NonNull::new(kernel::error::from_err_ptr(p)?).ok_or(ENOMEM)
 }
 
 /// A tracefs directory with files backed by `state`.
@@ -258,13 +279,12 @@ impl<S: Send + Sync + 'static> Dir<S> {
     pub(crate) fn create(name: &CStr, state: Arc<S>) -> Result<Self> {
         // SAFETY: `name` is NUL-terminated; a NULL parent means the tracefs root.
         let d = unsafe { symbols::tracefs_create_dir(name.as_char_ptr(), core::ptr::null_mut()) };
-        if is_err_or_null(d) {
+        let d = non_null_or_err(d).inspect_err(|_| {
             pr_err!("cannot create tracefs directory {}\n", name);
-            return Err(ENOMEM);
-        }
+        })?;
         // INVARIANT: `d` is the live directory just created; it has no files yet.
         Ok(Self {
-            dentry: NonNull::new(d).ok_or(ENOMEM)?,
+            dentry: d,
             fops: KVec::new(),
             state,
         })
@@ -287,10 +307,9 @@ impl<S: Send + Sync + 'static> Dir<S> {
                 table,
             )
         };
-        if is_err_or_null(f) {
+        non_null_or_err(f).inspect_err(|_| {
             pr_err!("cannot create tracefs file {}\n", F::NAME);
-            return Err(ENOMEM);
-        }
+        })?;
         Ok(())
     }
 }

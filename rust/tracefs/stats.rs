@@ -4,7 +4,9 @@
 
 use kernel::{prelude::*, str::CStr};
 
-use crate::{int3, iterator, registry::Mode, text::Text, tracefs::File, State};
+use kernel::str::BStr;
+
+use crate::{sys, arch::int3, dispatch, engine::Mode, output::Text, tracefs::File, State};
 
 fn mode_name(m: Mode) -> &'static str {
     match m {
@@ -13,8 +15,8 @@ fn mode_name(m: Mode) -> &'static str {
     }
 }
 
-fn bstr(b: &[u8]) -> &str {
-    core::str::from_utf8(b).unwrap_or("?")
+fn bstr(b: &[u8]) -> &BStr {
+    BStr::from_bytes(b)
 }
 
 /// `/sys/kernel/tracing/ftramp/enabled_functions`: one line per site.
@@ -56,7 +58,7 @@ impl File<State> for Stats {
             ))?;
         }
         let e = state.engine.lock();
-        let p = e.patcher.stats;
+        let p = e.patch_stats();
         let (emu, stale) = int3::STATS.read();
         let (used, total) = e.slots();
         out.line(format_args!("rounds: {}", p.rounds))?;
@@ -78,9 +80,14 @@ impl File<State> for Stats {
         ))?;
         out.line(format_args!(
             "guard_skips: {}",
-            iterator::GUARD_SKIPS.load(core::sync::atomic::Ordering::Relaxed)
+            dispatch::GUARD_SKIPS.load(core::sync::atomic::Ordering::Relaxed)
         ))?;
         out.line(format_args!("slots: {}/{}", used, total))?;
+        out.line(format_args!("kept_sites: {}", e.kept()))?;
+        // SAFETY: plain reads of module parameters.
+        let (points, hits) = unsafe { (sys::ftramp_fault_points(), sys::ftramp_fault_hits()) };
+        out.line(format_args!("fault_points: {}", points))?;
+        out.line(format_args!("fault_hits: {}", hits))?;
         for s in e.sites() {
             out.line(format_args!(
                 "site {} ops={} mode={} switches={} int3={} stale={}",

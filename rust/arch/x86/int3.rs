@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{ffi, prelude::*, types::Opaque};
 
-use crate::{pool, sys};
+use crate::{arch::pool, sys};
 
 /// How often to re-read the record when the seqcount changed under the reader (race (b)).
 const RETRIES: usize = 8;
@@ -94,40 +94,44 @@ unsafe extern "C" fn notify(
         return sys::NOTIFY_DONE as ffi::c_int;
     }
     // SAFETY: as above.
-    let site = unsafe { sys::ftramp_regs_ip(regs) }.wrapping_sub(1);
+    let ip = unsafe { (*regs).ip };
+    let site = (ip as usize).wrapping_sub(1);
     // Only a live dispatch site of ours: anything else (including int3 filler in free slots)
     // is not ours to claim.
-    let Some(info) = pool::slot_info_of(site) else {
-        return sys::NOTIFY_DONE as ffi::c_int;
-    };
-    if info.site.load(Ordering::Acquire) != site {
-        return sys::NOTIFY_DONE as ffi::c_int;
-    }
-    // SAFETY: no preconditions.
-    let ctx = unsafe { sys::ftramp_interrupted_context() } as usize & 3;
-    let target = match record_target(site) {
-        Ok(Some(t)) => {
-            STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
-            info.int3_hits.fetch_add(1, Ordering::Relaxed);
-            t
+    let target = pool::with_slot_info(site, |info| {
+        if info.site.load(Ordering::Acquire) != site {
+            return None;
         }
-        // The switch of this site finished under us (race (a)), or the record is in flux:
-        // the site's current target is valid either way (the caller of a switch keeps old and
-        // new targets valid until it is over).
-        _ => {
-            STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
-            info.stale_hits.fetch_add(1, Ordering::Relaxed);
-            info.target.load(Ordering::Acquire)
-        }
+        // SAFETY: no preconditions.
+        let ctx = unsafe { sys::ftramp_interrupted_context() } as usize & 3;
+        Some(match record_target(site) {
+            Ok(Some(t)) => {
+                STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
+                info.int3_hits.fetch_add(1, Ordering::Relaxed);
+                t
+            }
+            // The switch of this site finished under us (race (a)), or the record is in flux:
+            // the site's current target is valid either way (the caller of a switch keeps old
+            // and new targets valid until it is over).
+            _ => {
+                STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
+                info.stale_hits.fetch_add(1, Ordering::Relaxed);
+                info.target.load(Ordering::Acquire)
+            }
+        })
+    });
+    let Some(Some(target)) = target else {
+        return sys::NOTIFY_DONE as ffi::c_int;
     };
     // SAFETY: plain read of a module parameter.
     if unsafe { sys::ftramp_param_skip_mode() } {
-        // SAFETY: `regs` is the trap frame; resuming after the call is what the 2019 bug did.
-        unsafe { sys::ftramp_int3_skip_call(regs) };
+        // Resuming after the 5-byte call is what the 2019 bug did (test knob only).
+        // SAFETY: `regs` is the trap frame, valid and ours to change for this notifier call.
+        unsafe { (*regs).ip += (crate::arch::encode::REL32_INSN_LEN - 1) as ffi::c_ulong };
     } else {
         // SAFETY: `regs` is a kernel-mode int3 frame, which has the entry gap
         // `int3_emulate_push()` needs; `target` is a valid function (see above).
-        unsafe { sys::ftramp_int3_emulate_call(regs, target) };
+        unsafe { sys::ftramp_int3_emulate_call(regs, target as ffi::c_ulong) };
     }
     sys::NOTIFY_STOP as ffi::c_int
 }

@@ -84,3 +84,46 @@ pub fn ops_stub(at: usize, ops: u64, func: usize) -> Option<[u8; STUB_LEN]> {
 pub fn is_call_to(at: usize, insn: &[u8; 5], target: usize) -> bool {
     insn[0] == CALL_OPCODE && branch_target(at, insn) == Some(target)
 }
+
+/// The 5-byte `nopl 0(%rax,%rax,1)`.
+pub const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
+
+/// Length of a per-CPU `incl`/`decl` as [`percpu_rmw`] encodes it (padded with `nop`).
+pub const PERCPU_RMW_LEN: usize = 8;
+
+/// A read-modify-write of a 32-bit per-CPU variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PercpuOp {
+    /// `incl %gs:var`
+    Inc = 0,
+    /// `decl %gs:var`
+    Dec = 1,
+}
+
+/// `incl`/`decl` of the per-CPU variable whose `%gs`-relative address is `var`, encoded to
+/// sit at `at`: absolute `%gs:disp32` when `var` fits a sign-extended 32-bit displacement
+/// (zero-based per-CPU areas, as 6.12's x86-64 has), else `%gs:rel32(%rip)` plus a `nop`
+/// (per-CPU symbols linked at kernel addresses). `None` if neither reaches.
+pub fn percpu_rmw(op: PercpuOp, at: usize, var: usize) -> Option<[u8; PERCPU_RMW_LEN]> {
+    let reg = (op as u8) << 3;
+    let mut out = [0u8; PERCPU_RMW_LEN];
+    out[0] = 0x65; // %gs
+    out[1] = 0xff; // group 5: /0 inc, /1 dec
+    if let Ok(abs) = i32::try_from(var as i64) {
+        out[2] = 0x04 | reg; // mod=00, rm=100: SIB follows
+        out[3] = 0x25; // SIB: no base, no index, disp32
+        out[4..].copy_from_slice(&abs.to_le_bytes());
+    } else {
+        let next = at.wrapping_add(7) as i64;
+        let rel = i32::try_from((var as i64).wrapping_sub(next)).ok()?;
+        out[2] = 0x05 | reg; // mod=00, rm=101: rip-relative disp32
+        out[3..7].copy_from_slice(&rel.to_le_bytes());
+        out[7] = 0x90;
+    }
+    Some(out)
+}
+
+/// `jnz rel8` skipping `n` bytes.
+pub fn jnz_short(n: u8) -> [u8; 2] {
+    [0x75, n]
+}

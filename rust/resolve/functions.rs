@@ -17,6 +17,16 @@ pub(crate) struct Func {
     pub(crate) name: KVec<u8>,
 }
 
+impl Func {
+    /// A copy (the name is allocated).
+    pub(crate) fn try_clone(&self) -> Result<Self> {
+        crate::engine::fault::point()?;
+        let mut name = KVec::with_capacity(self.name.len(), GFP_KERNEL)?;
+        name.extend_from_slice(&self.name, GFP_KERNEL)?;
+        Ok(Self { ip: self.ip, name })
+    }
+}
+
 /// Why a name cannot be hooked.
 fn refusal(name: &[u8], addr: usize) -> Option<Error> {
     // SAFETY: `ftramp_is_own_text` only compares addresses.

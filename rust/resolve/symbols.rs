@@ -53,6 +53,25 @@ macro_rules! kernel_symbols {
                 unsafe { f($($arg),*) }
             }
         )*
+
+        /// The resolved symbols as typed function pointers, for C helpers that take one (the
+        /// only way to pass them on: no look-up by name, no `transmute` outside this file).
+        pub(crate) mod ptr {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                /// The resolved function (`None` before [`resolve`](super::resolve) succeeded).
+                #[allow(dead_code)]
+                pub(crate) fn $name() -> Option<unsafe extern "C" fn($($ty),*) $(-> $ret)?> {
+                    let addr = ADDRS[Sym::$name as usize].load(Ordering::Acquire);
+                    // SAFETY: `addr` is 0 or the address of the kernel function of this name,
+                    // whose C prototype is the one declared here; `Option<fn>` is nullable.
+                    unsafe {
+                        core::mem::transmute::<usize, Option<unsafe extern "C" fn($($ty),*) $(-> $ret)?>>(addr)
+                    }
+                }
+            )*
+        }
     };
 }
 
@@ -60,6 +79,8 @@ kernel_symbols! {
     /// `text_poke_copy()`: write code through the kernel's text-patching path.
     fn text_poke_copy(addr: *mut ffi::c_void, opcode: *const ffi::c_void, len: usize)
         -> *mut ffi::c_void;
+    /// `text_poke_sync()`: every CPU serialises (`sync_core()`) before it returns.
+    fn text_poke_sync();
     /// `execmem_alloc()`: executable memory near the kernel (within rel32 of it).
     fn execmem_alloc(ty: sys::execmem_type, size: usize) -> *mut ffi::c_void;
     /// `execmem_free()`.
@@ -86,7 +107,7 @@ kernel_symbols! {
     fn within_kprobe_blacklist(addr: usize) -> bool;
     /// `__module_text_address()`: the module whose text holds an address (call with
     /// preemption disabled: through `ftramp_module_get`).
-    fn __module_text_address(addr: usize) -> *mut sys::module;
+    fn __module_text_address(addr: ffi::c_ulong) -> *mut sys::module;
     /// `stack_trace_save_regs()`: the stacktrace callback unwinds from the hooked function.
     fn stack_trace_save_regs(
         regs: *mut sys::pt_regs,
@@ -169,14 +190,6 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
     } else {
         Ok(())
     }
-}
-
-/// The address resolved for `name` (0 if it is not one of ours).
-pub(crate) fn address(name: &CStr) -> usize {
-    NAMES
-        .iter()
-        .position(|n| n.as_bytes() == name.as_bytes())
-        .map_or(0, |i| ADDRS[i].load(Ordering::Acquire))
 }
 
 /// `(name, address)` of every resolved symbol.

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! x86-64: the code ftramp generates and how it changes it while it runs.
+//!
+//! - [`encode`]: instruction encoding (`core`-only, host-tested);
+//! - [`trampoline`]: the per-function trampoline and the ops entry stub;
+//! - [`pool`]: the executable region the code lives in, with slot quarantine;
+//! - [`patcher`]: the 3-phase int3 switch of dispatch sites;
+//! - [`int3`]: the int3 handler that emulates a call caught mid-switch.
+
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod encode;
+pub(crate) mod int3;
+pub(crate) mod patcher;
+pub(crate) mod pool;
+pub(crate) mod trampoline;

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The recursion guard around one ops' callback, for ops without `FTRAMP_OPS_FL_RECURSION`,
+//! reached through the ops' entry stub (which loads `ops`). It takes ftrace's list-level
+//! recursion bit, as ftrace's own `ftrace_ops_assist_func()` does.
+
+use core::sync::atomic::Ordering;
+
+use kernel::ffi;
+
+use crate::sys;
+
+/// # Safety
+///
+/// Called only through an ops entry stub: `ops` is registered, with a callback.
+pub(crate) unsafe extern "C" fn ops_assist(
+    ip: ffi::c_ulong,
+    parent_ip: ffi::c_ulong,
+    ops: *mut sys::ftramp_ops,
+    regs: *mut sys::ftramp_regs,
+) {
+    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
+    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
+    if bit < 0 {
+        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    // SAFETY: `ops` is registered (function safety requirement) and has a callback.
+    unsafe {
+        if let Some(f) = (*ops).func {
+            f(ip, parent_ip, ops, regs);
+        }
+        sys::ftramp_list_unlock(bit);
+    }
+}
+
+/// Address of [`ops_assist`], for encoding stubs.
+pub(crate) fn addr() -> usize {
+    ops_assist as *const () as usize
+}

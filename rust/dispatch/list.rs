@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A site's ops list, published with RCU: the writer (the engine, under its lock) and the
+//! reader (the list iterator, from any context) in one place.
+//!
+//! A list is an immutable array once published, replaced whole (copy on write). The one change
+//! made in place is a tombstone: an entry set to null, which the iterator skips. That is how
+//! the engine removes an ops when it cannot allocate a new list (an unregister must not fail);
+//! an iterator racing with it calls the leaving ops or not, at most once, and never misses
+//! another entry.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::{ffi, prelude::*};
+
+use crate::{engine::fault, sys};
+
+/// One list: the ops of a site, in attach order.
+pub(crate) struct OpsList {
+    ops: KVec<AtomicPtr<sys::ftramp_ops>>,
+}
+
+impl OpsList {
+    /// A list of `ops`, not yet published.
+    pub(crate) fn new(ops: impl ExactSizeIterator<Item = *mut sys::ftramp_ops>) -> Result<KBox<Self>> {
+        fault::point()?;
+        let mut v = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
+        for op in ops {
+            v.push(AtomicPtr::new(op), GFP_KERNEL)?;
+        }
+        Ok(KBox::new(Self { ops: v }, GFP_KERNEL)?)
+    }
+}
+
+/// The part of a site that its trampoline passes to the iterator (baked in as `%rdx`).
+///
+/// # Invariants
+///
+/// `list` is null or a leaked `KBox<OpsList>` owned by this value; a list it replaced is
+/// handed back to the writer, who frees it only after the engine's wait (readers may still be
+/// in it).
+pub(crate) struct SiteHot {
+    list: AtomicPtr<OpsList>,
+}
+
+impl SiteHot {
+    /// An empty site (the iterator calls nothing).
+    pub(crate) fn new() -> Result<KBox<Self>> {
+        fault::point()?;
+        Ok(KBox::new(
+            Self {
+                list: AtomicPtr::new(core::ptr::null_mut()),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Publishes `new` and returns the list it replaced, to be freed after the engine's wait.
+    pub(crate) fn publish(&self, new: KBox<OpsList>) -> Option<KBox<OpsList>> {
+        // INVARIANT: `new` is leaked into `list`; the old one is handed back.
+        let old = self.list.swap(KBox::into_raw(new), Ordering::AcqRel);
+        // SAFETY: `old` is null or a list leaked here before (type invariant), now unpublished.
+        (!old.is_null()).then(|| unsafe { KBox::from_raw(old) })
+    }
+
+    /// Takes the list out (the site is retired and nothing can read it any more).
+    pub(crate) fn take(&self) -> Option<KBox<OpsList>> {
+        let old = self.list.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: as in `publish`.
+        (!old.is_null()).then(|| unsafe { KBox::from_raw(old) })
+    }
+
+    /// Nulls every entry of the current list that is `ops`, in place: no allocation. The ops
+    /// may still be called by iterators already past the load until the engine's wait.
+    pub(crate) fn tombstone(&self, ops: *mut sys::ftramp_ops) {
+        let l = self.list.load(Ordering::Acquire);
+        if l.is_null() {
+            return;
+        }
+        // SAFETY: the writer (engine lock held) owns the published list until it replaces it.
+        for e in unsafe { (*l).ops.iter() } {
+            let _ = e.compare_exchange(ops, core::ptr::null_mut(), Ordering::Release, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for SiteHot {
+    fn drop(&mut self) {
+        // Only retired sites are dropped, after the wait: nobody reads the list.
+        drop(self.take());
+    }
+}
+
+/// The list iterator: calls every ops of `site`'s current list.
+///
+/// # Safety
+///
+/// Called only by a trampoline: `site` is the `SiteHot` baked into it, alive until the
+/// engine's wait after the trampoline became unreachable.
+pub(crate) unsafe extern "C" fn list_iter(
+    ip: ffi::c_ulong,
+    parent_ip: ffi::c_ulong,
+    site: *const SiteHot,
+    regs: *mut sys::ftramp_regs,
+) {
+    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
+    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
+    if bit < 0 {
+        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    // SAFETY: `site` is valid (function safety requirement).
+    let list = unsafe { (*site).list.load(Ordering::Acquire) };
+    if !list.is_null() {
+        // SAFETY: preemption is disabled, and a replaced list is freed only after the engine's
+        // wait (RCU, RCU-tasks-rude and RCU-tasks: it covers readers where RCU is not
+        // watching too), so `list` stays valid here.
+        for e in unsafe { (*list).ops.iter() } {
+            let op = e.load(Ordering::Relaxed);
+            if op.is_null() {
+                continue;
+            }
+            // SAFETY: `op` is a registered ops with a callback (checked at registration); it
+            // stays valid until the engine's wait after it left every list.
+            unsafe {
+                if let Some(f) = (*op).func {
+                    f(ip, parent_ip, op, regs);
+                }
+            }
+        }
+    }
+    // SAFETY: `bit` came from the trylock above.
+    unsafe { sys::ftramp_list_unlock(bit) };
+}
+
+/// Address of [`list_iter`], for encoding `call`s.
+pub(crate) fn addr_of_iter() -> usize {
+    list_iter as *const () as usize
+}

@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The engine: every site (hooked function) and every ops, and every change of which ops
+//! run where. The C API (`api.rs`) and the tracefs UI (`tracefs/hooks.rs`) both resolve names
+//! to functions first and then call the same few methods here.
+//!
+//! Every operation is **reserve, then commit**:
+//!
+//! - *prepare* does everything that can fail and is undoable: new ops lists and attached
+//!   vectors for every touched site, new sites (allocated, their trampolines written with the
+//!   do-nothing target, then started with ftrace, the one external failure), the patch round
+//!   (record and instructions) and room in the retire lists. On error it undoes that (started
+//!   sites are stopped and retired, never freed at once) and nothing changed.
+//! - *commit* cannot fail and allocates nothing: publish the lists, swap the vectors, run the
+//!   round, drop lists of sites gone direct, stop and retire emptied sites.
+//!
+//! Then one wait, and everything retired is freed (`retire.rs`). `unregister` cannot fail:
+//! when its prepare cannot allocate it falls back to an allocation-free path, one site at a
+//! time ([`Engine::detach_in_place`]): tombstone in the list, or one switch with the
+//! preallocated spare round, then a wait.
+//!
+//! A site ftrace refuses to detach has already been switched to the do-nothing target (that
+//! is how every emptied site leaves) and holds no ops: it is kept, never freed, and at unload
+//! the trampoline memory is leaked with a warning.
+//!
+//! Lock order: the tracefs `hooks` lock, then the engine's; the engine calls into ftrace
+//! (`direct_mutex`, `ftrace_lock`) and text patching (`text_mutex`) with its lock held.
+
+use core::mem::ManuallyDrop;
+
+use kernel::{
+    prelude::*,
+    rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
+};
+
+pub(crate) mod direct;
+pub(crate) mod fault;
+pub(crate) mod module;
+pub(crate) mod ops;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod plan;
+pub(crate) mod retire;
+pub(crate) mod site;
+
+use crate::{
+    arch::{
+        patcher::{Patch, PatchStats, Patcher, Round},
+        pool::{self, Pool, Slot},
+        trampoline::{self, Template},
+    },
+    dispatch::{assist, list, list::OpsList},
+    functions::Func,
+    sys, vec,
+};
+use ops::{OpsPtr, OpsRec};
+use plan::{Dir, ListStep, Target};
+use retire::{wait_for_retired_code, Retired};
+pub(crate) use site::Mode;
+use site::Site;
+
+/// Read-only view of a site for the tracefs files.
+pub(crate) struct SiteView<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) ops: usize,
+    pub(crate) mode: Mode,
+    pub(crate) trampoline: usize,
+    pub(crate) switches: u64,
+    pub(crate) int3_hits: u64,
+    pub(crate) stale_hits: u64,
+}
+
+/// A change of one existing site, prepared.
+struct SiteStep {
+    ip: usize,
+    change: plan::Change,
+    attached: KVec<OpsPtr>,
+    list: Option<KBox<OpsList>>,
+}
+
+/// A new site, prepared: allocated, trampoline written, started with ftrace at the nop target.
+struct NewSite {
+    site: KBox<Site>,
+    node: RBTreeNodeReservation<usize, KBox<Site>>,
+}
+
+/// Everything one operation will do, allocated; committing it cannot fail.
+struct Prepared {
+    steps: KVec<SiteStep>,
+    created: KVec<NewSite>,
+    round: Option<Round>,
+}
+
+/// All sites and ops. Lives in a mutex: every change is made by one thread at a time, in
+/// process context.
+///
+/// # Invariants
+///
+/// - Every ops in a site's `attached` has a record in `ops` with a stub.
+/// - A registered ops' filter is exactly the set of sites that list it.
+/// - `nop` holds the do-nothing target; `spare` is a one-site round not in use, whose record no
+///   RCU reader still holds.
+/// - `kept` counts sites ftrace would not detach: their slots are never freed, so at drop the
+///   pool is leaked if it is non-zero.
+pub(crate) struct Engine {
+    tmpl: Template,
+    pool: ManuallyDrop<Pool>,
+    patcher: Patcher,
+    nop: Slot,
+    spare: Round,
+    sites: RBTree<usize, KBox<Site>>,
+    ops: RBTree<usize, OpsRec>,
+    retired: Retired,
+    kept: usize,
+}
+
+// SAFETY: the raw pointers are to ops registered by their owners and to kernel objects; all
+// access is under the engine's mutex.
+unsafe impl Send for Engine {}
+
+impl Engine {
+    /// An engine with `slots` slots of trampoline memory.
+    pub(crate) fn new(slots: usize) -> Result<Self> {
+        let tmpl = Template::get()?;
+        let spare = Round::spare()?;
+        let mut pool = Pool::new(slots)?;
+        let nop = pool.alloc()?;
+        let code = tmpl.nop_target(nop.addr())?;
+        pool::poke(nop.addr(), code.as_bytes());
+        // INVARIANT: nothing is registered yet; `nop` and `spare` are ready.
+        Ok(Self {
+            tmpl,
+            pool: ManuallyDrop::new(pool),
+            patcher: Patcher::default(),
+            nop,
+            spare,
+            sites: RBTree::new(),
+            ops: RBTree::new(),
+            retired: Retired::default(),
+            kept: 0,
+        })
+    }
+
+    /// The entry stub address of the registered ops `o`, if any.
+    fn stub_of(&self, o: OpsPtr) -> Option<usize> {
+        self.ops.get(&o.key())?.stub.as_ref().map(Slot::addr)
+    }
+
+    /// Creates the record of `ops` with `filter` if it has none. Returns whether it did.
+    fn ensure_record(&mut self, ops: OpsPtr) -> Result<bool> {
+        if self.ops.get(&ops.key()).is_some() {
+            return Ok(false);
+        }
+        fault::point()?;
+        let rec = OpsRec {
+            ops,
+            filter: KVec::new(),
+            stub: None,
+        };
+        self.ops
+            .insert(RBTreeNode::new(ops.key(), rec, GFP_KERNEL)?);
+        ops.mark(true);
+        Ok(true)
+    }
+
+    /// Drops the record of `ops` (which must not be registered).
+    fn drop_record(&mut self, ops: OpsPtr) {
+        if self.ops.remove(&ops.key()).is_some() {
+            ops.mark(false);
+        }
+    }
+
+    // ---- prepare and commit ----
+
+    /// Prepares moving `ops` (whose stub is at `stub`) to or from each function of `changes`;
+    /// `new` has the functions being added (sorted). On error nothing changed.
+    fn prepare(
+        &mut self,
+        ops: OpsPtr,
+        stub: usize,
+        changes: &[(usize, Dir)],
+        new: &[Func],
+    ) -> Result<Prepared> {
+        let mut p = Prepared {
+            steps: KVec::new(),
+            created: KVec::new(),
+            round: None,
+        };
+        match self.prepare_into(&mut p, ops, stub, changes, new) {
+            Ok(()) => Ok(p),
+            Err(e) => {
+                self.abort(p);
+                Err(e)
+            }
+        }
+    }
+
+    fn prepare_into(
+        &mut self,
+        p: &mut Prepared,
+        ops: OpsPtr,
+        stub: usize,
+        changes: &[(usize, Dir)],
+        new: &[Func],
+    ) -> Result {
+        fault::point()?;
+        p.steps.reserve(changes.len(), GFP_KERNEL)?;
+        let mut patches = KVec::with_capacity(changes.len(), GFP_KERNEL)?;
+        let (mut lists, mut retiring) = (0, 0);
+        let nop = self.nop.addr();
+        for &(ip, dir) in changes {
+            let site = self.sites.get(&ip);
+            let has = site.is_some_and(|s| s.attached.contains(&ops));
+            if has == (dir == Dir::Add) {
+                continue; // already where it should be
+            }
+            let before = site.map_or(0, |s| s.attached.len());
+            let Some(change) = plan::change(before, dir) else {
+                continue;
+            };
+            let Some(site) = site else {
+                // A new site: it starts at the nop target and the round switches it on.
+                let func = new
+                    .binary_search_by_key(&ip, |f| f.ip)
+                    .map(|i| &new[i])
+                    .map_err(|_| EINVAL)?;
+                fault::point()?;
+                p.created.reserve(1, GFP_KERNEL)?;
+                fault::point()?;
+                let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+                let site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop)?;
+                let dispatch = site.dispatch(&self.tmpl);
+                // Within the capacity reserved above.
+                if let Err(n) = vec::push_within_capacity(&mut p.created, NewSite { site, node }) {
+                    self.retire_site(n.site);
+                    return Err(ENOMEM);
+                }
+                patches.push(
+                    Patch {
+                        site: dispatch,
+                        target: stub,
+                    },
+                    GFP_KERNEL,
+                )?;
+                continue;
+            };
+            fault::point()?;
+            let mut attached = KVec::with_capacity(change.after, GFP_KERNEL)?;
+            for &o in site.attached.iter().filter(|&&o| o != ops) {
+                attached.push(o, GFP_KERNEL)?;
+            }
+            if dir == Dir::Add {
+                attached.push(ops, GFP_KERNEL)?;
+            }
+            let list = match change.list {
+                ListStep::Before => Some(OpsList::new(attached.iter().map(|o| o.as_ptr()))?),
+                _ => None,
+            };
+            if change.list != ListStep::None {
+                lists += 1;
+            }
+            if change.retire {
+                retiring += 1;
+            }
+            let target = match change.target {
+                Target::Stub => Some(stub),
+                Target::Iterator => Some(list::addr_of_iter()),
+                Target::Survivor => Some(self.stub_of(attached[0]).ok_or(EINVAL)?),
+                Target::Nop => Some(nop),
+                Target::Same => None,
+            };
+            if let Some(target) = target {
+                patches.push(
+                    Patch {
+                        site: site.dispatch(&self.tmpl),
+                        target,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+            p.steps.push(
+                SiteStep {
+                    ip,
+                    change,
+                    attached,
+                    list,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        self.retired.reserve(retiring + p.created.len(), 1, lists)?;
+        p.round = Round::prepare(&self.pool, patches)?;
+        // Last, as the only failure outside our control: ftrace attaching the new sites.
+        for n in p.created.iter_mut() {
+            n.site.start()?;
+        }
+        Ok(())
+    }
+
+    /// Undoes a failed prepare: new sites are stopped and retired (ftrace may have run them).
+    fn abort(&mut self, p: Prepared) {
+        let Prepared { created, .. } = p;
+        for n in created {
+            self.retire_site(n.site);
+        }
+        self.flush();
+    }
+
+    /// Commits a prepared operation. Cannot fail, allocates nothing.
+    fn commit(&mut self, p: Prepared) {
+        let Prepared {
+            mut steps,
+            created,
+            round,
+        } = p;
+        for n in created {
+            let ip = n.site.func.ip;
+            // No other site has this ip: prepare only creates where there was none.
+            self.sites.insert(n.node.into_node(ip, n.site));
+        }
+        // Lists first (the lossless order): a site about to call the iterator, or staying a
+        // list, gets its complete new list before any call moves.
+        for step in steps.iter_mut() {
+            let Some(site) = self.sites.get_mut(&step.ip) else {
+                continue;
+            };
+            core::mem::swap(&mut site.attached, &mut step.attached);
+            if matches!(step.change.target, Target::Iterator | Target::Survivor) {
+                site.switches += 1;
+            }
+            if let Some(old) = step.list.take().and_then(|l| site.hot.publish(l)) {
+                self.retired.list(old);
+            }
+        }
+        if let Some(mut round) = round {
+            self.patcher.commit(&self.pool, &mut round);
+        }
+        // After the round: a site gone direct drops its list (the leaving ops was in it until
+        // now), an emptied site calls the nop target and is stopped.
+        for step in steps.iter() {
+            if step.change.list == ListStep::DropAfter {
+                if let Some(old) = self.sites.get(&step.ip).and_then(|s| s.hot.take()) {
+                    self.retired.list(old);
+                }
+            }
+            if step.change.retire {
+                if let Some(site) = self.sites.remove(&step.ip) {
+                    self.retire_site(site);
+                }
+            }
+        }
+    }
+
+    /// Stops `site` (already calling the nop target, or never switched on) and retires it. If
+    /// ftrace refuses, the site is kept forever: it is neutral, and its memory stays.
+    fn retire_site(&mut self, mut site: KBox<Site>) {
+        match site.direct.stop() {
+            Ok(()) => self.retired.site(&mut self.pool, site),
+            Err(e) => {
+                pr_warn!(
+                    "ftrace would not detach {} ({:?}): its trampoline is kept, calling nothing\n",
+                    kernel::str::BStr::from_bytes(&site.func.name),
+                    e
+                );
+                self.kept += 1;
+                // INVARIANT: counted in `kept`; its slot is never returned to the pool.
+                core::mem::forget(site);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        self.retired.flush(&mut self.pool);
+    }
+
+    /// Removes `ops` from the site of `ip` without allocating, then waits: the fallback of
+    /// `unregister` and the module-going path. A list of three or more loses the ops by a
+    /// tombstone; a list of two switches to the survivor's stub, a lone ops to the nop target
+    /// (and the site is stopped), each with the spare round.
+    fn detach_in_place(&mut self, ip: usize, ops: OpsPtr) {
+        let nop = self.nop.addr();
+        let Some(site) = self.sites.get_mut(&ip) else {
+            return;
+        };
+        let Some(pos) = site.attached.iter().position(|&o| o == ops) else {
+            return;
+        };
+        let n = site.attached.len();
+        let _ = vec::remove(&mut site.attached, pos);
+        let dispatch = site.dispatch(&self.tmpl);
+        let survivor = site.attached.first().copied();
+        if n >= 3 {
+            site.hot.tombstone(ops.as_ptr());
+        }
+        let target = match n {
+            1 => Some(nop),
+            2 => {
+                site.switches += 1;
+                survivor.and_then(|s| self.stub_of(s))
+            }
+            _ => None,
+        };
+        if let Some(target) = target {
+            if self.spare.refill(&self.pool, Patch { site: dispatch, target }) {
+                self.patcher.commit(&self.pool, &mut self.spare);
+            }
+        }
+        let list = if n == 2 {
+            self.sites.get(&ip).and_then(|s| s.hot.take())
+        } else {
+            None
+        };
+        let stopped = if n == 1 {
+            self.sites.remove(&ip).and_then(|mut s| match s.direct.stop() {
+                Ok(()) => Some(s),
+                Err(_) => {
+                    pr_warn!("ftrace would not detach a site: kept, calling nothing\n");
+                    self.kept += 1;
+                    core::mem::forget(s);
+                    None
+                }
+            })
+        } else {
+            None
+        };
+        // INVARIANT: the spare round's record is free for reuse after this (RCU included).
+        wait_for_retired_code();
+        drop(list);
+        if let Some(s) = stopped {
+            KBox::into_inner(s).free(&mut self.pool);
+        }
+    }
+
+    /// Detaches `ops` from every site that lists it, found by scanning the sites (not by its
+    /// filter). Cannot fail.
+    fn detach_everywhere(&mut self, ops: OpsPtr) {
+        let prepared = (|| {
+            let mut changes = KVec::new();
+            for (ip, s) in self.sites.iter() {
+                if s.attached.contains(&ops) {
+                    fault::point()?;
+                    changes.push((*ip, Dir::Remove), GFP_KERNEL)?;
+                }
+            }
+            Ok::<_, Error>(changes)
+        })()
+        .and_then(|changes| self.prepare(ops, 0, &changes, &[]));
+        match prepared {
+            Ok(p) => self.commit(p),
+            Err(_) => {
+                // Allocation-free, one site at a time.
+                while let Some(ip) = self
+                    .sites
+                    .iter()
+                    .find(|(_, s)| s.attached.contains(&ops))
+                    .map(|(ip, _)| *ip)
+                {
+                    self.detach_in_place(ip, ops);
+                }
+            }
+        }
+    }
+
+    // ---- the operations ----
+
+    /// Makes `funcs` the functions of `ops` (creating its record if needed); if it is
+    /// registered, attaches and detaches at once. On error nothing changed.
+    pub(crate) fn set_funcs(&mut self, ops: OpsPtr, mut funcs: KVec<Func>) -> Result {
+        if funcs.len() > self.pool.capacity() {
+            return Err(E2BIG);
+        }
+        funcs.sort_unstable_by_key(|f| f.ip);
+        let created = self.ensure_record(ops)?;
+        let Some(rec) = self.ops.get_mut(&ops.key()) else {
+            return Err(EINVAL);
+        };
+        let Some(stub) = rec.stub.as_ref().map(Slot::addr) else {
+            rec.filter = funcs;
+            return Ok(());
+        };
+        let r = (|| {
+            let (mut old, mut new) = (KVec::new(), KVec::new());
+            fault::point()?;
+            for f in rec.filter.iter() {
+                old.push(f.ip, GFP_KERNEL)?;
+            }
+            for f in funcs.iter() {
+                new.push(f.ip, GFP_KERNEL)?;
+            }
+            let mut changes = KVec::new();
+            for c in plan::diff(&old, &new) {
+                changes.push(c, GFP_KERNEL)?;
+            }
+            Ok::<_, Error>(changes)
+        })()
+        .and_then(|changes| self.prepare(ops, stub, &changes, &funcs));
+        match r {
+            Ok(p) => {
+                self.commit(p);
+                if let Some(rec) = self.ops.get_mut(&ops.key()) {
+                    rec.filter = funcs;
+                }
+                self.flush();
+                Ok(())
+            }
+            Err(e) => {
+                if created {
+                    self.drop_record(ops);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts calling `ops` on every function of its filter. On error nothing changed.
+    pub(crate) fn register(&mut self, ops: OpsPtr) -> Result {
+        let (func, flags) = ops.func_and_flags();
+        if func == 0 {
+            return Err(EINVAL);
+        }
+        let created = self.ensure_record(ops)?;
+        let r = self.register_recorded(ops, func, flags);
+        if r.is_err() && created {
+            self.drop_record(ops);
+        }
+        r
+    }
+
+    fn register_recorded(&mut self, ops: OpsPtr, func: usize, flags: kernel::ffi::c_ulong) -> Result {
+        let rec = self.ops.get_mut(&ops.key()).ok_or(EINVAL)?;
+        if rec.stub.is_some() {
+            return Err(EBUSY);
+        }
+        let filter = core::mem::replace(&mut rec.filter, KVec::new());
+        let r = self.attach_new(ops, func, flags, &filter);
+        let res = r.as_ref().map(|_| ()).map_err(|e| *e);
+        if let Some(rec) = self.ops.get_mut(&ops.key()) {
+            rec.filter = filter;
+            if let Ok(stub) = r {
+                rec.stub = Some(stub);
+            }
+        }
+        self.flush();
+        res
+    }
+
+    /// Writes the stub of `ops` and attaches it to `filter`; returns the stub.
+    fn attach_new(
+        &mut self,
+        ops: OpsPtr,
+        func: usize,
+        flags: kernel::ffi::c_ulong,
+        filter: &[Func],
+    ) -> Result<Slot> {
+        let target = if flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0 {
+            func
+        } else {
+            assist::addr()
+        };
+        fault::point()?;
+        let slot = self.pool.alloc()?;
+        let prepared = (|| {
+            let code = trampoline::ops_stub(slot.addr(), ops.key(), target)?;
+            fault::point()?;
+            let mut changes = KVec::with_capacity(filter.len(), GFP_KERNEL)?;
+            for f in filter {
+                changes.push((f.ip, Dir::Add), GFP_KERNEL)?;
+            }
+            // Not reachable before a site's call moves to it, in the round at commit.
+            pool::poke(slot.addr(), &code);
+            Ok::<_, Error>(changes)
+        })()
+        .and_then(|changes| self.prepare(ops, slot.addr(), &changes, filter));
+        match prepared {
+            Ok(p) => {
+                self.commit(p);
+                Ok(slot)
+            }
+            Err(e) => {
+                // No site ever switched to the stub: prepare's sites start at the nop target.
+                self.pool.free(slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Engine::set_funcs`] then [`Engine::register`], all or nothing.
+    pub(crate) fn register_funcs(&mut self, ops: OpsPtr, funcs: KVec<Func>) -> Result {
+        if self.ops.get(&ops.key()).is_some_and(|r| r.stub.is_some()) {
+            return Err(EBUSY);
+        }
+        let existed = self.ops.get(&ops.key()).is_some();
+        self.set_funcs(ops, funcs)?;
+        self.register(ops).inspect_err(|_| {
+            if !existed {
+                self.drop_record(ops);
+            }
+        })
+    }
+
+    /// Detaches `ops` everywhere, waits until no CPU or task can be in its stub or callback,
+    /// and forgets it: the caller may free it afterwards. Cannot fail.
+    pub(crate) fn unregister(&mut self, ops: OpsPtr) {
+        self.unregister_many(&[ops]);
+    }
+
+    /// Unregisters several ops with one wait for all of them.
+    pub(crate) fn unregister_many(&mut self, many: &[OpsPtr]) {
+        for &ops in many {
+            self.unregister_deferred(ops);
+        }
+        self.finish_unregister();
+    }
+
+    /// Detaches `ops` everywhere and forgets it, but leaves the wait to
+    /// [`Engine::finish_unregister`]: until then the ops may still be running.
+    pub(crate) fn unregister_deferred(&mut self, ops: OpsPtr) {
+        let Some(rec) = self.ops.remove(&ops.key()) else {
+            return;
+        };
+        ops.mark(false);
+        if let Some(stub) = rec.stub {
+            self.detach_everywhere(ops);
+            self.retired.stub(&mut self.pool, stub);
+        }
+    }
+
+    /// Waits for every ops unregistered with [`Engine::unregister_deferred`] and frees what
+    /// they used: after this nothing can be running them.
+    pub(crate) fn finish_unregister(&mut self) {
+        self.flush();
+    }
+
+    /// `MODULE_STATE_GOING` of `m`: its text and data are about to be freed.
+    pub(crate) fn module_going(&mut self, m: *mut sys::module) {
+        // An API user that forgot to unregister.
+        while let Some(ops) = self.find_ops(|o| {
+            module::within(o.key(), m) || module::within(o.func_and_flags().0, m)
+        }) {
+            // SAFETY: `m` is the going module; `ops` is still allocated (its memory goes only
+            // after this notification).
+            unsafe { sys::ftramp_warn_forgotten_ops(m, ops.as_ptr()) };
+            self.unregister(ops);
+        }
+        // A site on the module's text (its init failed while a function was hooked).
+        while let Some((ip, first)) = self
+            .sites
+            .iter()
+            .find(|(_, s)| s.module.is(m))
+            .map(|(ip, s)| (*ip, s.attached.first().copied()))
+        {
+            // SAFETY: `m` is still allocated.
+            unsafe { sys::ftramp_warn_going_site(m, ip as kernel::ffi::c_ulong) };
+            match first {
+                Some(ops) => self.detach_in_place(ip, ops),
+                None => {
+                    if let Some(site) = self.sites.remove(&ip) {
+                        self.retire_site(site);
+                    }
+                }
+            }
+        }
+        // No filter keeps a function of the module (every registered one is detached above).
+        for rec in self.ops.values_mut() {
+            vec::retain(&mut rec.filter, |f| !module::within(f.ip, m));
+        }
+        self.flush();
+    }
+
+    /// The first ops with a record that satisfies `pred`.
+    fn find_ops(&self, mut pred: impl FnMut(OpsPtr) -> bool) -> Option<OpsPtr> {
+        let found = self.ops.values().map(|r| r.ops).find(|&o| pred(o));
+        found
+    }
+
+    // ---- views ----
+
+    /// The functions of `ops`' filter, if it has a record.
+    pub(crate) fn funcs_of(&self, ops: OpsPtr) -> Option<&[Func]> {
+        self.ops.get(&ops.key()).map(|r| r.filter.as_slice())
+    }
+
+    /// Every site, in ip order, for the tracefs files.
+    pub(crate) fn sites(&self) -> impl Iterator<Item = SiteView<'_>> {
+        self.sites.values().map(|s| {
+            let info = self.pool.info(&s.slot);
+            SiteView {
+                name: &s.func.name,
+                ops: s.attached.len(),
+                mode: s.mode(),
+                trampoline: s.slot.addr(),
+                switches: s.switches,
+                int3_hits: info.int3_hits.load(core::sync::atomic::Ordering::Relaxed),
+                stale_hits: info.stale_hits.load(core::sync::atomic::Ordering::Relaxed),
+            }
+        })
+    }
+
+    /// The patcher's counters.
+    pub(crate) fn patch_stats(&self) -> PatchStats {
+        self.patcher.stats
+    }
+
+    /// Sites ftrace would not detach (kept forever).
+    pub(crate) fn kept(&self) -> usize {
+        self.kept
+    }
+
+    /// (used, total) trampoline slots.
+    pub(crate) fn slots(&self) -> (usize, usize) {
+        (
+            self.pool.capacity() - self.pool.available(),
+            self.pool.capacity(),
+        )
+    }
+
+    /// The trampoline region.
+    pub(crate) fn region(&self) -> (usize, usize) {
+        self.pool.region()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Whatever is left: ftramp's own ops, or one given a filter and never unregistered
+        // (API users are gone: each held a reference on ftramp). Each pass removes a record.
+        while let Some(ops) = self.find_ops(|_| true) {
+            self.unregister(ops);
+        }
+        // No site is left (each lists a registered ops); should one be, stop it anyway.
+        while let Some((ip, first)) = self
+            .sites
+            .iter()
+            .next()
+            .map(|(ip, s)| (*ip, s.attached.first().copied()))
+        {
+            match first {
+                Some(ops) => self.detach_in_place(ip, ops),
+                None => {
+                    if let Some(site) = self.sites.remove(&ip) {
+                        self.retire_site(site);
+                    }
+                }
+            }
+        }
+        self.flush();
+        // SAFETY: `pool` is taken exactly once, here, and not used after.
+        let pool = unsafe { ManuallyDrop::take(&mut self.pool) };
+        if self.kept > 0 {
+            // A kept site's trampoline (and the nop target it calls) may still run.
+            pool.leak();
+        } else {
+            drop(pool);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What one engine operation does to each site, computed from the ops' old and new sets of
+//! functions and the sites' current ops counts. `core`-only, unit-tested on the host.
+//!
+//! Per site the state machine is
+//!
+//! ```text
+//!   (none) --Create--> 1 [stub] --Attach--> N [iterator] --Detach--> 1 [survivor's stub]
+//!                         |                                              |
+//!                         +---------- Detach: switch to nop, stop, retire +
+//! ```
+//!
+//! and every change is made in the lossless order: a site's list holds all its ops before its
+//! call moves to the iterator; a leaving ops stays listed until the call has moved off the
+//! list; a site being removed first calls the do-nothing target, then ftrace lets it go.
+
+use core::cmp::Ordering;
+
+/// Whether an ops comes to or leaves a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// In the new set only.
+    Add,
+    /// In the old set only.
+    Remove,
+}
+
+/// The functions (by fentry ip) that differ between `old` and `new`, both sorted and free of
+/// duplicates: each once, in ip order.
+pub fn diff<'a>(old: &'a [usize], new: &'a [usize]) -> impl Iterator<Item = (usize, Dir)> + 'a {
+    let (mut i, mut j) = (0, 0);
+    core::iter::from_fn(move || loop {
+        match (old.get(i), new.get(j)) {
+            (None, None) => return None,
+            (Some(&o), None) => {
+                i += 1;
+                return Some((o, Dir::Remove));
+            }
+            (None, Some(&n)) => {
+                j += 1;
+                return Some((n, Dir::Add));
+            }
+            (Some(&o), Some(&n)) => match o.cmp(&n) {
+                Ordering::Less => {
+                    i += 1;
+                    return Some((o, Dir::Remove));
+                }
+                Ordering::Greater => {
+                    j += 1;
+                    return Some((n, Dir::Add));
+                }
+                Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                }
+            },
+        }
+    })
+}
+
+/// Where a site's dispatch `call` goes after the change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The changing ops' own entry stub.
+    Stub,
+    /// The list iterator.
+    Iterator,
+    /// The stub of the one ops left.
+    Survivor,
+    /// The do-nothing target (before the site is stopped).
+    Nop,
+    /// Unchanged (the site stays a list).
+    Same,
+}
+
+/// When the site's list is replaced relative to the patch round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListStep {
+    /// No list is needed or changed.
+    None,
+    /// A new list is published before the round (it must hold every ops first).
+    Before,
+    /// The list is dropped after the round (the site calls one stub directly).
+    DropAfter,
+}
+
+/// One site's change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Ops on the site before.
+    pub before: usize,
+    /// Ops on the site after.
+    pub after: usize,
+    /// Where its call goes.
+    pub target: Target,
+    /// What happens to its list.
+    pub list: ListStep,
+    /// A new site is created (and started with ftrace at the nop target first).
+    pub create: bool,
+    /// The site is stopped and retired after the round.
+    pub retire: bool,
+}
+
+/// The change of one site that has `before` ops (0: no site yet) when one ops moves `dir`.
+/// `None` if the move is impossible (removing from an empty site).
+pub fn change(before: usize, dir: Dir) -> Option<Change> {
+    let after = match dir {
+        Dir::Add => before + 1,
+        Dir::Remove => before.checked_sub(1)?,
+    };
+    let (target, list) = match (dir, before, after) {
+        (Dir::Add, 0, _) => (Target::Stub, ListStep::None),
+        (Dir::Add, 1, _) => (Target::Iterator, ListStep::Before),
+        (Dir::Add, _, _) => (Target::Same, ListStep::Before),
+        (Dir::Remove, _, 0) => (Target::Nop, ListStep::None),
+        (Dir::Remove, _, 1) => (Target::Survivor, ListStep::DropAfter),
+        (Dir::Remove, _, _) => (Target::Same, ListStep::Before),
+    };
+    Some(Change {
+        before,
+        after,
+        target,
+        list,
+        create: before == 0,
+        retire: after == 0,
+    })
+}

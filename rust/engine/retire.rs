@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What an engine operation took out of service and frees only once nothing can still run it:
+//! stopped sites (trampoline slot, list, module reference), ops stubs and replaced lists. One
+//! wait covers everything retired by one operation.
+//!
+//! Capacity is reserved in an operation's prepare phase; should it be missing anyway (the
+//! allocation-free fallback paths reserve nothing), the item is freed after a wait right away,
+//! so retiring never fails and never frees early.
+
+use kernel::prelude::*;
+
+use super::{fault, site::Site};
+use crate::{arch::pool::Pool, arch::pool::Slot, dispatch::list::OpsList, sys, vec};
+
+/// Waits until no CPU or task can be executing code or data retired before the call:
+/// preemptible tasks in a trampoline (RCU-tasks), non-preemptible regions including where RCU
+/// is not watching (RCU-tasks-rude: every CPU schedules), and RCU readers (the int3 handler).
+pub(crate) fn wait_for_retired_code() {
+    // SAFETY: process context, no locks that RCU callbacks or the IPIs need.
+    unsafe {
+        sys::synchronize_rcu();
+        sys::synchronize_rcu_tasks_rude();
+        sys::synchronize_rcu_tasks();
+    }
+}
+
+/// The retire lists.
+#[derive(Default)]
+pub(crate) struct Retired {
+    sites: KVec<KBox<Site>>,
+    stubs: KVec<Slot>,
+    lists: KVec<KBox<OpsList>>,
+}
+
+impl Retired {
+    /// Room for this many more of each.
+    pub(crate) fn reserve(&mut self, sites: usize, stubs: usize, lists: usize) -> Result {
+        fault::point()?;
+        self.sites.reserve(sites, GFP_KERNEL)?;
+        self.stubs.reserve(stubs, GFP_KERNEL)?;
+        self.lists.reserve(lists, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Retires a stopped site.
+    pub(crate) fn site(&mut self, pool: &mut Pool, site: KBox<Site>) {
+        if let Err(site) = vec::push_within_capacity(&mut self.sites, site) {
+            wait_for_retired_code();
+            KBox::into_inner(site).free(pool);
+        }
+    }
+
+    /// Retires an ops stub.
+    pub(crate) fn stub(&mut self, pool: &mut Pool, stub: Slot) {
+        if let Err(stub) = vec::push_within_capacity(&mut self.stubs, stub) {
+            wait_for_retired_code();
+            pool.free(stub);
+        }
+    }
+
+    /// Retires a replaced list.
+    pub(crate) fn list(&mut self, list: KBox<OpsList>) {
+        if let Err(list) = vec::push_within_capacity(&mut self.lists, list) {
+            wait_for_retired_code();
+            drop(list);
+        }
+    }
+
+    /// Frees everything retired, after one wait.
+    pub(crate) fn flush(&mut self, pool: &mut Pool) {
+        if self.sites.is_empty() && self.stubs.is_empty() && self.lists.is_empty() {
+            return;
+        }
+        wait_for_retired_code();
+        while let Some(site) = vec::pop(&mut self.sites) {
+            KBox::into_inner(site).free(pool);
+        }
+        while let Some(stub) = vec::pop(&mut self.stubs) {
+            pool.free(stub);
+        }
+        vec::clear(&mut self.lists);
+    }
+}

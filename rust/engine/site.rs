@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One hooked function: its trampoline slot, its ftrace direct call, the reference on its
+//! module, the list its iterator reads, and the ops attached to it.
+
+use core::sync::atomic::Ordering;
+
+use kernel::prelude::*;
+
+use super::{
+    direct::{DirectCall, ModuleRef},
+    fault,
+    ops::OpsPtr,
+};
+use crate::{
+    arch::{
+        pool::{self, Pool, Slot},
+        trampoline::Template,
+    },
+    dispatch::list::SiteHot,
+    functions::Func,
+};
+
+/// How a site dispatches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One ops: its entry stub.
+    Direct,
+    /// Several ops: the list iterator.
+    List,
+}
+
+/// One hooked function.
+///
+/// # Invariants
+///
+/// - `slot` holds this site's trampoline, built for `func.ip` and `hot`; the pool's info for
+///   the slot names its dispatch `call` as a live site from [`Site::new`] until [`Site::free`].
+/// - While `direct` is started, the function may enter the trampoline at any time.
+/// - With two or more `attached`, `hot`'s list holds all of them (and possibly leaving ones
+///   until the round that drops them is over).
+pub(crate) struct Site {
+    pub(crate) func: Func,
+    pub(crate) direct: DirectCall,
+    pub(crate) slot: Slot,
+    pub(crate) hot: KBox<SiteHot>,
+    pub(crate) attached: KVec<OpsPtr>,
+    pub(crate) switches: u64,
+    /// Dropped last: the function's module stays pinned until nothing refers to it.
+    pub(crate) module: ModuleRef,
+}
+
+impl Site {
+    /// Allocates a site for `func` with `ops` as its only ops and writes its trampoline, whose
+    /// call goes to `target` (the nop target: the round that attaches `ops` switches it on).
+    /// Not yet started with ftrace.
+    pub(crate) fn new(
+        pool: &mut Pool,
+        tmpl: &Template,
+        func: &Func,
+        ops: OpsPtr,
+        target: usize,
+    ) -> Result<KBox<Self>> {
+        let name = func.try_clone()?;
+        fault::point()?;
+        let mut attached = KVec::with_capacity(1, GFP_KERNEL)?;
+        attached.push(ops, GFP_KERNEL)?;
+        let hot = SiteHot::new()?;
+        let direct = DirectCall::new()?;
+        let module = ModuleRef::get(func.ip)?;
+        fault::point()?;
+        let boxed = KBox::<Site>::new_uninit(GFP_KERNEL)?;
+        fault::point()?;
+        let slot = pool.alloc()?;
+        let at = slot.addr();
+        let hot_ptr: *const SiteHot = &*hot;
+        let code = match tmpl.build(at, func.ip, hot_ptr as usize, target) {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was written: the slot was never reachable.
+                pool.free(slot);
+                return Err(e);
+            }
+        };
+        pool::poke(at, code.as_bytes());
+        let info = pool.info(&slot);
+        info.target.store(target, Ordering::Release);
+        // INVARIANT: the trampoline is complete before the handler may see the site as live.
+        info.site.store(at + tmpl.call, Ordering::Release);
+        Ok(KBox::write(
+            boxed,
+            Self {
+                func: name,
+                direct,
+                slot,
+                hot,
+                attached,
+                switches: 0,
+                module,
+            },
+        ))
+    }
+
+    /// Address of the dispatch `call`.
+    pub(crate) fn dispatch(&self, tmpl: &Template) -> usize {
+        self.slot.addr() + tmpl.call
+    }
+
+    /// How the site dispatches now.
+    pub(crate) fn mode(&self) -> Mode {
+        if self.attached.len() > 1 {
+            Mode::List
+        } else {
+            Mode::Direct
+        }
+    }
+
+    /// Makes ftrace call the trampoline from the function's fentry.
+    pub(crate) fn start(&mut self) -> Result {
+        let at = self.slot.addr();
+        self.direct.start(self.func.ip, at)
+    }
+
+    /// Frees a retired site: stopped, and waited for.
+    pub(crate) fn free(self, pool: &mut Pool) {
+        let Self { slot, .. } = self;
+        pool.free(slot);
+        // The rest (list, module reference, the stopped direct call) drops here.
+    }
+}

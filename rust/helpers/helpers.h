@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers of ftramp.ko: the static inlines, macros and module parameters the
+ * Rust side cannot reach (6.12's module! has no parameters). One file per topic:
+ *
+ *   params.c    module parameters, test knobs (fault injection), small facts
+ *   record.c    the in-flight patch record and its seqcount
+ *   text.c      all-CPU sync, the int3 frame, preemption counter for generated code
+ *   dispatch.c  ftrace's recursion guard for the list iterator and the assist wrapper
+ *   module.c    module references, module text checks, the forgotten-ops WARN
+ *   trace.c     the trace instance, per-CPU counters, file mode bits
+ */
+#ifndef FTRAMP_HELPERS_H
+#define FTRAMP_HELPERS_H
+
+#include <linux/types.h>
+
+struct file;
+struct ftramp_ops;
+struct ftramp_regs;
+struct module;
+struct pt_regs;
+struct trace_array;
+
+/* ---- params.c ---- */
+bool ftramp_param_force_missing_symbol(void);
+bool ftramp_param_plant_warn(void);
+bool ftramp_param_skip_mode(void);
+unsigned int ftramp_param_max_sites(void);
+bool ftramp_test_knobs(void);
+/* Fault injection (test knobs only): true if this fault point must fail. */
+bool ftramp_fault_point(void);
+/* Fault points passed and failures injected so far. */
+unsigned long ftramp_fault_points(void);
+unsigned long ftramp_fault_hits(void);
+/* Test knob: make the next unregister_ftrace_direct() of a site report failure. */
+bool ftramp_fault_detach(void);
+/* The running kernel's release string (init_utsname() is a static inline). */
+const char *ftramp_kernel_release(void);
+/* WARN_ON(1) from C, so the planted fault looks exactly like a real one. */
+void ftramp_plant_warn(void);
+/* Whether @addr is in ftramp.ko itself. */
+bool ftramp_is_own_text(unsigned long addr);
+
+/* ---- record.c: the in-flight patch record, sorted by site address ---- */
+struct ftramp_patch_entry {
+	unsigned long site;	/* address of the 5-byte dispatch call */
+	unsigned long target;	/* what the call is being switched to */
+};
+struct ftramp_patch_record {
+	struct rcu_head rcu;
+	unsigned int nr;
+	struct ftramp_patch_entry entries[];
+};
+struct ftramp_patch_record *ftramp_record_alloc(unsigned int nr);
+void ftramp_record_free(struct ftramp_patch_record *rec);
+void ftramp_record_free_rcu(struct ftramp_patch_record *rec);
+/* Publishes @rec (or NULL) as the in-flight record inside a seqcount write section. */
+void ftramp_record_publish(struct ftramp_patch_record *rec);
+/* Seqcount reader side: never spins (the handler may interrupt the writer). */
+unsigned int ftramp_record_seq_begin(void);
+struct ftramp_patch_record *ftramp_record_current(void);
+bool ftramp_record_seq_retry(unsigned int seq);
+
+/* ---- text.c ---- */
+bool ftramp_regs_user_mode(struct pt_regs *regs);
+/* int3_emulate_call(): push the return address into the entry gap, jump to @func. */
+void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func);
+/* What the int3 interrupted: 0 task, 1 softirq, 2 hardirq, 3 NMI. */
+int ftramp_interrupted_context(void);
+/* %gs-relative address of this CPU's preemption counter (generated code's incl/decl). */
+unsigned long ftramp_preempt_count_addr(void);
+/* preempt_schedule_notrace_thunk, or 0 without CONFIG_PREEMPTION. */
+unsigned long ftramp_preempt_schedule_addr(void);
+
+/* ---- dispatch.c: ftrace's list-level recursion guard (disables preemption) ---- */
+int ftramp_list_trylock(unsigned long ip, unsigned long parent_ip);
+void ftramp_list_unlock(int bit);
+
+/* ---- module.c ---- */
+/*
+ * Pins the module whose text holds @ip while a site hooks it: NULL for the core
+ * kernel, ERR_PTR(-ENOENT) if that module is going away, ERR_PTR(-EPERM) for
+ * __init text (freed after init: the site would outlive its function).
+ * @text_address is the resolved __module_text_address() (not exported).
+ */
+struct module *ftramp_module_get(unsigned long ip,
+				 struct module *(*text_address)(unsigned long));
+void ftramp_module_put(struct module *mod);
+bool ftramp_within_module(unsigned long addr, struct module *mod);
+/* WARN naming @mod: it is going away with @ops still registered with ftramp. */
+void ftramp_warn_forgotten_ops(struct module *mod, const struct ftramp_ops *ops);
+/* Notes that a site on @mod's text was detached because @mod went away. */
+void ftramp_warn_going_site(struct module *mod, unsigned long ip);
+
+/* ---- trace.c ---- */
+unsigned long *ftramp_counter_alloc(void);		/* per-CPU */
+void ftramp_counter_free(unsigned long *c);
+void ftramp_counter_inc(unsigned long *c);
+unsigned long ftramp_counter_sum(unsigned long *c);
+/* instances/ftramp, created on first use; NULL on failure. */
+struct trace_array *ftramp_instance_get(void);
+void ftramp_instance_destroy(struct trace_array *tr);
+void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip);
+/* The hooked function's callers, unwound from its entry (@save_regs: the resolved,
+ * unexported stack_trace_save_regs()). */
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs,
+			unsigned int (*save_regs)(struct pt_regs *, unsigned long *,
+						  unsigned int, unsigned int));
+unsigned long long ftramp_now_ns(void);
+bool ftramp_file_reading(struct file *file);
+bool ftramp_file_writing(struct file *file);
+bool ftramp_file_trunc(struct file *file);
+
+#endif /* FTRAMP_HELPERS_H */

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ftramp's module parameters (6.12's module! has none) and test knobs. */
+#include <linux/atomic.h>
+#include <linux/bug.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/utsname.h>
+
+#include "helpers.h"
+
+static bool force_missing_symbol;
+module_param(force_missing_symbol, bool, 0444);
+MODULE_PARM_DESC(force_missing_symbol,
+		 "Test only: also resolve a symbol that does not exist, so the load fails");
+
+static bool plant_warn;
+module_param(plant_warn, bool, 0444);
+MODULE_PARM_DESC(plant_warn, "Test only: WARN once at load (checks the test harness)");
+
+static unsigned int max_sites = 2048;
+module_param(max_sites, uint, 0444);
+MODULE_PARM_DESC(max_sites, "Trampoline slots (sites plus ops entry stubs), 128 bytes each");
+
+#ifdef FTRAMP_TEST_KNOBS
+static bool skip_mode;
+module_param(skip_mode, bool, 0644);
+MODULE_PARM_DESC(skip_mode,
+		 "Test only: the int3 handler skips the call (the 2019 bug) instead of emulating it");
+
+/*
+ * Fault injection: writing N makes the N-th fault point from then on fail (once).
+ * A fault point stands before every engine step that can fail: each allocation,
+ * each ftrace call. The stats file shows the points passed and the failures injected.
+ */
+static atomic_t fail_nth = ATOMIC_INIT(0);
+static atomic_long_t fault_points = ATOMIC_LONG_INIT(0);
+static atomic_long_t fault_hits = ATOMIC_LONG_INIT(0);
+module_param_named(fail_nth, fail_nth.counter, int, 0644);
+MODULE_PARM_DESC(fail_nth, "Test only: fail the N-th engine fault point from now (0: off)");
+
+static bool fail_detach;
+module_param(fail_detach, bool, 0644);
+MODULE_PARM_DESC(fail_detach,
+		 "Test only: the next site detach reports that ftrace refused it (the site is kept)");
+#endif
+
+bool ftramp_param_force_missing_symbol(void)
+{
+	return force_missing_symbol;
+}
+
+bool ftramp_param_plant_warn(void)
+{
+	return plant_warn;
+}
+
+unsigned int ftramp_param_max_sites(void)
+{
+	return clamp(max_sites, 16U, 65536U);
+}
+
+bool ftramp_param_skip_mode(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(skip_mode);
+#else
+	return false;
+#endif
+}
+
+bool ftramp_test_knobs(void)
+{
+	return IS_ENABLED(FTRAMP_TEST_KNOBS);
+}
+
+bool ftramp_fault_point(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	int n;
+
+	atomic_long_inc(&fault_points);
+	n = atomic_read(&fail_nth);
+	while (n > 0) {
+		if (atomic_try_cmpxchg(&fail_nth, &n, n - 1)) {
+			if (n == 1) {
+				atomic_long_inc(&fault_hits);
+				return true;
+			}
+			break;
+		}
+	}
+#endif
+	return false;
+}
+
+unsigned long ftramp_fault_points(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return atomic_long_read(&fault_points);
+#else
+	return 0;
+#endif
+}
+
+unsigned long ftramp_fault_hits(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return atomic_long_read(&fault_hits);
+#else
+	return 0;
+#endif
+}
+
+bool ftramp_fault_detach(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return xchg(&fail_detach, false);
+#else
+	return false;
+#endif
+}
+
+const char *ftramp_kernel_release(void)
+{
+	return init_utsname()->release;
+}
+
+void ftramp_plant_warn(void)
+{
+	WARN_ON(1);
+}
+
+bool ftramp_is_own_text(unsigned long addr)
+{
+	return within_module(addr, THIS_MODULE);
+}
