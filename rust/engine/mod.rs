@@ -742,7 +742,7 @@ impl Drop for Engine {
                 }
             }
         }
-        self.flush();
+        self.retired.flush_all(&mut self.pool);
         // SAFETY: `pool` is taken exactly once, here, and not used after.
         let pool = unsafe { ManuallyDrop::take(&mut self.pool) };
         if self.kept > 0 {

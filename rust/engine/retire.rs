@@ -7,6 +7,11 @@
 //! Capacity is reserved in an operation's prepare phase; should it be missing anyway (the
 //! allocation-free fallback paths reserve nothing), the item is freed after a wait right away,
 //! so retiring never fails and never frees early.
+//!
+//! Replaced lists hold no code and no ops anyone may free after the operation returns (the
+//! ops' own stubs and callbacks are what the caller waits for), so they are freed in batches:
+//! at the next operation that waits anyway, or once [`LIST_BATCH`] have piled up. A site
+//! switched 1 <-> 2 continuously then costs one wait per 64 switches, not one per switch.
 
 use kernel::prelude::*;
 
@@ -19,11 +24,18 @@ use crate::{arch::pool::Pool, arch::pool::Slot, dispatch::list::OpsList, sys, ve
 pub(crate) fn wait_for_retired_code() {
     // SAFETY: process context, no locks that RCU callbacks or the IPIs need.
     unsafe {
+        // A test knob leaves the wait out on purpose, to show a test catching the bug.
+        if sys::ftramp_mutant_no_wait() {
+            return;
+        }
         sys::synchronize_rcu();
         sys::synchronize_rcu_tasks_rude();
         sys::synchronize_rcu_tasks();
     }
 }
+
+/// Replaced lists kept before a flush waits just for them.
+const LIST_BATCH: usize = 64;
 
 /// The retire lists.
 #[derive(Default)]
@@ -67,8 +79,17 @@ impl Retired {
         }
     }
 
-    /// Frees everything retired, after one wait.
+    /// Frees everything retired, after one wait; lists alone wait until there are
+    /// [`LIST_BATCH`] of them.
     pub(crate) fn flush(&mut self, pool: &mut Pool) {
+        if self.sites.is_empty() && self.stubs.is_empty() && self.lists.len() < LIST_BATCH {
+            return;
+        }
+        self.flush_all(pool);
+    }
+
+    /// Frees everything retired, after one wait.
+    pub(crate) fn flush_all(&mut self, pool: &mut Pool) {
         if self.sites.is_empty() && self.stubs.is_empty() && self.lists.is_empty() {
             return;
         }

@@ -35,6 +35,10 @@ unsigned long ftramp_fault_points(void);
 unsigned long ftramp_fault_hits(void);
 /* Test knob: make the next unregister_ftrace_direct() of a site report failure. */
 bool ftramp_fault_detach(void);
+/* Test knob (a deliberate bug): skip the wait for retired code. */
+bool ftramp_mutant_no_wait(void);
+/* Test knob (a deliberate bug): trampolines do not disable preemption. */
+bool ftramp_mutant_preemptible(void);
 /* The running kernel's release string (init_utsname() is a static inline). */
 const char *ftramp_kernel_release(void);
 /* WARN_ON(1) from C, so the planted fault looks exactly like a real one. */

@@ -38,6 +38,16 @@ static atomic_long_t fault_hits = ATOMIC_LONG_INIT(0);
 module_param_named(fail_nth, fail_nth.counter, int, 0644);
 MODULE_PARM_DESC(fail_nth, "Test only: fail the N-th engine fault point from now (0: off)");
 
+static bool mutant_no_wait;
+module_param(mutant_no_wait, bool, 0644);
+MODULE_PARM_DESC(mutant_no_wait,
+		 "Test only, unsafe: retired code and ops are freed without any wait (shows that the preemption test can fail)");
+
+static bool mutant_preemptible;
+module_param(mutant_preemptible, bool, 0644);
+MODULE_PARM_DESC(mutant_preemptible,
+		 "Test only, unsafe: trampolines built from now on leave preemption enabled around the dispatch");
+
 static bool fail_detach;
 module_param(fail_detach, bool, 0644);
 MODULE_PARM_DESC(fail_detach,
@@ -115,6 +125,24 @@ bool ftramp_fault_detach(void)
 {
 #ifdef FTRAMP_TEST_KNOBS
 	return xchg(&fail_detach, false);
+#else
+	return false;
+#endif
+}
+
+bool ftramp_mutant_no_wait(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(mutant_no_wait);
+#else
+	return false;
+#endif
+}
+
+bool ftramp_mutant_preemptible(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(mutant_preemptible);
 #else
 	return false;
 #endif

@@ -88,6 +88,9 @@ pub fn is_call_to(at: usize, insn: &[u8; 5], target: usize) -> bool {
 /// The 5-byte `nopl 0(%rax,%rax,1)`.
 pub const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 
+/// The 8-byte `nopl 0(%rax,%rax,1)` (disp32 form).
+pub const NOP8: [u8; 8] = [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00];
+
 /// Length of a per-CPU `incl`/`decl` as [`percpu_rmw`] encodes it (padded with `nop`).
 pub const PERCPU_RMW_LEN: usize = 8;
 

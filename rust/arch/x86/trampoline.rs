@@ -175,11 +175,19 @@ impl Template {
         let call = encode::call(at + self.call, target).ok_or(ERANGE)?;
         b[self.call..self.call + encode::REL32_INSN_LEN].copy_from_slice(&call);
         let pc = self.preempt_count;
-        let inc = encode::percpu_rmw(encode::PercpuOp::Inc, at + self.pinc, pc).ok_or(ERANGE)?;
+        let (mut inc, mut dec) = (
+            encode::percpu_rmw(encode::PercpuOp::Inc, at + self.pinc, pc).ok_or(ERANGE)?,
+            encode::percpu_rmw(encode::PercpuOp::Dec, at + self.pdec, pc).ok_or(ERANGE)?,
+        );
+        // SAFETY: plain read of a test knob.
+        let mutant = unsafe { sys::ftramp_mutant_preemptible() };
+        if mutant {
+            (inc, dec) = (encode::NOP8, encode::NOP8);
+        }
         b[self.pinc..self.pinc + encode::PERCPU_RMW_LEN].copy_from_slice(&inc);
-        let dec = encode::percpu_rmw(encode::PercpuOp::Dec, at + self.pdec, pc).ok_or(ERANGE)?;
         b[self.pdec..self.pdec + encode::PERCPU_RMW_LEN].copy_from_slice(&dec);
         let sched = match self.preempt_schedule {
+            _ if mutant => encode::NOP5,
             0 => encode::NOP5,
             f => encode::call(at + self.sched, f).ok_or(ERANGE)?,
         };
