@@ -5,7 +5,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use kernel::{ffi, prelude::*, str::CStr};
+use kernel::{ffi, prelude::*, str::CStr, types::Opaque};
 
 module! {
     type: FtrampSampleRust,
@@ -37,10 +37,12 @@ extern "C" {
     fn ftramp_unregister_ops(ops: *mut FtrampOps) -> ffi::c_int;
 }
 
-/// An ops with its counter; `ops` first, so the callback's ops pointer is the counter's.
-#[repr(C)]
+/// An ops with its counter. The ops is `Opaque`: ftramp and its callbacks reach it through
+/// raw pointers on other CPUs, so no `&`/`&mut` to it is ever made on the Rust side.
+#[pin_data]
 struct Counter {
-    ops: FtrampOps,
+    #[pin]
+    ops: Opaque<FtrampOps>,
     hits: AtomicUsize,
     name: &'static CStr,
 }
@@ -54,24 +56,23 @@ unsafe extern "C" fn count(
     ops: *mut FtrampOps,
     _regs: *mut ffi::c_void,
 ) {
-    // SAFETY: every ops of this module is the first field of a live `Counter`.
-    let c = unsafe { &*ops.cast::<Counter>() };
+    // SAFETY: every ops of this module is the `ops` field of a live, pinned `Counter`
+    // (`Opaque<T>` has `T`'s address).
+    let c = unsafe { &*kernel::container_of!(ops, Counter, ops) };
     c.hits.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Hooks `c.name` with `c.ops`.
-fn hook(c: &mut Pin<KBox<Counter>>) -> Result {
-    // SAFETY: the counter stays pinned until `unhook`; only a raw pointer escapes.
-    let c = unsafe { c.as_mut().get_unchecked_mut() };
-    let ops: *mut FtrampOps = &mut c.ops;
-    // SAFETY: `ops` is valid and pinned; the name is NUL-terminated.
+fn hook(c: &Counter) -> Result {
+    let ops = c.ops.get();
+    // SAFETY: `ops` is valid and pinned until `unhook`; the name is NUL-terminated.
     let mut r = unsafe { ftramp_set_filter(ops, c.name.as_char_ptr(), 1) };
     if r == 0 {
         // SAFETY: as above.
         r = unsafe { ftramp_register_ops(ops) };
     }
     if r != 0 {
-        // SAFETY: releases whatever ftramp kept for this ops.
+        // SAFETY: releases whatever ftramp kept for this ops (it cannot fail).
         unsafe { ftramp_unregister_ops(ops) };
         pr_err!("cannot hook {}: {}\n", c.name, r);
         return Err(Error::from_errno(r));
@@ -79,45 +80,51 @@ fn hook(c: &mut Pin<KBox<Counter>>) -> Result {
     Ok(())
 }
 
-fn unhook(c: &mut Pin<KBox<Counter>>) {
+fn unhook(c: &Counter) {
     // SAFETY: hooked by `hook`; returns once no CPU can be in `count` for it.
-    unsafe { ftramp_unregister_ops(&mut c.as_mut().get_unchecked_mut().ops) };
+    unsafe { ftramp_unregister_ops(c.ops.get()) };
 }
 
 struct FtrampSampleRust {
     counters: [Pin<KBox<Counter>>; 2],
 }
 
-// SAFETY: the ops are only handed to ftramp, which synchronises their use.
+// SAFETY: the ops are only handed to ftramp, which synchronises their use; the rest is an
+// atomic and a static string.
 unsafe impl Send for FtrampSampleRust {}
 // SAFETY: as above.
 unsafe impl Sync for FtrampSampleRust {}
 
 fn counter(name: &'static CStr) -> Result<Pin<KBox<Counter>>> {
-    Ok(KBox::pin(
-        Counter {
-            ops: FtrampOps {
-                func: Some(count),
-                private: core::ptr::null_mut(),
-                flags: FTRAMP_OPS_FL_RECURSION,
-                internal: core::ptr::null_mut(),
-            },
+    KBox::try_pin_init(
+        try_pin_init!(Counter {
+            ops <- Opaque::ffi_init(|slot: *mut FtrampOps| {
+                // SAFETY: `slot` is the field's memory, valid for a write.
+                unsafe {
+                    slot.write(FtrampOps {
+                        func: Some(count),
+                        private: core::ptr::null_mut(),
+                        flags: FTRAMP_OPS_FL_RECURSION,
+                        internal: core::ptr::null_mut(),
+                    })
+                }
+            }),
             hits: AtomicUsize::new(0),
             name,
-        },
+        }? Error),
         GFP_KERNEL,
-    )?)
+    )
 }
 
 impl kernel::Module for FtrampSampleRust {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let mut counters = [
+        let counters = [
             counter(kernel::c_str!("vfs_read"))?,
             counter(kernel::c_str!("vfs_write"))?,
         ];
-        hook(&mut counters[0])?;
-        if let Err(e) = hook(&mut counters[1]) {
-            unhook(&mut counters[0]);
+        hook(&counters[0])?;
+        if let Err(e) = hook(&counters[1]) {
+            unhook(&counters[0]);
             return Err(e);
         }
         pr_info!("counting vfs_read and vfs_write\n");
@@ -127,7 +134,7 @@ impl kernel::Module for FtrampSampleRust {
 
 impl Drop for FtrampSampleRust {
     fn drop(&mut self) {
-        for c in self.counters.iter_mut() {
+        for c in self.counters.iter() {
             unhook(c);
             pr_info!("{}: {} calls\n", c.name, c.hits.load(Ordering::Relaxed));
         }

@@ -88,7 +88,7 @@ CASES = [
     ("glob matching nothing", b"no_such_fn_*_xyz count\n", "ENOENT", {}),
     ("notrace function", NOTRACE.encode() + b" count\n", "EINVAL", {}),
     ("noinstr function", b"exc_nmi count\n", "EPERM", {}),
-    ("ftramp's own code", b"ftramp_sync_all_cpus count\n", "EPERM", {}),
+    ("ftramp's own code", b"ftramp_record_publish count\n", "EPERM", {}),
     ("int3 path", b"notify_die count\n", "EPERM", {}),
     ("patching path", b"text_poke_copy count\n", "EPERM", {}),
     ("glob matching thousands", b"* count\n", "E2BIG", {}),

@@ -252,8 +252,10 @@ impl Engine {
                 attached.push(ops, GFP_KERNEL)?;
             }
             let list = match change.list {
-                ListStep::Before => Some(OpsList::new(attached.iter().map(|o| o.as_ptr()))?),
-                _ => None,
+                ListStep::Before | ListStep::After => {
+                    Some(OpsList::new(attached.iter().map(|o| o.as_ptr()))?)
+                }
+                ListStep::None => None,
             };
             if change.list != ListStep::None {
                 lists += 1;
@@ -327,18 +329,22 @@ impl Engine {
             if matches!(step.change.target, Target::Iterator | Target::Survivor) {
                 site.switches += 1;
             }
-            if let Some(old) = step.list.take().and_then(|l| site.hot.publish(l)) {
-                self.retired.list(old);
+            if step.change.list == ListStep::Before {
+                if let Some(old) = step.list.take().and_then(|l| site.hot.publish(l)) {
+                    self.retired.list(old);
+                }
             }
         }
         if let Some(mut round) = round {
             self.patcher.commit(&self.pool, &mut round);
         }
-        // After the round: a site gone direct drops its list (the leaving ops was in it until
-        // now), an emptied site calls the nop target and is stopped.
-        for step in steps.iter() {
-            if step.change.list == ListStep::DropAfter {
-                if let Some(old) = self.sites.get(&step.ip).and_then(|s| s.hot.take()) {
+        // After the round: a site gone direct gets the survivor's list (the leaving ops was in
+        // it until now; an iterator called before the switch may still load it), an emptied
+        // site calls the nop target and is stopped.
+        for step in steps.iter_mut() {
+            if step.change.list == ListStep::After {
+                let site = self.sites.get(&step.ip);
+                if let Some(old) = step.list.take().and_then(|l| site?.hot.publish(l)) {
                     self.retired.list(old);
                 }
             }
@@ -373,9 +379,9 @@ impl Engine {
     }
 
     /// Removes `ops` from the site of `ip` without allocating, then waits: the fallback of
-    /// `unregister` and the module-going path. A list of three or more loses the ops by a
-    /// tombstone; a list of two switches to the survivor's stub, a lone ops to the nop target
-    /// (and the site is stopped), each with the spare round.
+    /// `unregister` and the module-going path. A list loses the ops by a tombstone, and a list
+    /// of two also switches to the survivor's stub; a lone ops' site switches to the nop target
+    /// and is stopped; each switch with the spare round.
     fn detach_in_place(&mut self, ip: usize, ops: OpsPtr) {
         let nop = self.nop.addr();
         let Some(site) = self.sites.get_mut(&ip) else {
@@ -388,7 +394,9 @@ impl Engine {
         let _ = vec::remove(&mut site.attached, pos);
         let dispatch = site.dispatch(&self.tmpl);
         let survivor = site.attached.first().copied();
-        if n >= 3 {
+        if n >= 2 {
+            // In place: a list of three stays one; with two, iterators called before the
+            // switch below may still load it after it and must find the survivor.
             site.hot.tombstone(ops.as_ptr());
         }
         let target = match n {
@@ -404,11 +412,6 @@ impl Engine {
                 self.patcher.commit(&self.pool, &mut self.spare);
             }
         }
-        let list = if n == 2 {
-            self.sites.get(&ip).and_then(|s| s.hot.take())
-        } else {
-            None
-        };
         let stopped = if n == 1 {
             self.sites.remove(&ip).and_then(|mut s| match s.direct.stop() {
                 Ok(()) => Some(s),
@@ -424,7 +427,6 @@ impl Engine {
         };
         // INVARIANT: the spare round's record is free for reuse after this (RCU included).
         wait_for_retired_code();
-        drop(list);
         if let Some(s) = stopped {
             KBox::into_inner(s).free(&mut self.pool);
         }

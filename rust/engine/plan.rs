@@ -81,8 +81,10 @@ pub enum ListStep {
     None,
     /// A new list is published before the round (it must hold every ops first).
     Before,
-    /// The list is dropped after the round (the site calls one stub directly).
-    DropAfter,
+    /// A new list (the survivor alone) is published after the round: a CPU that called the
+    /// iterator before the switch may still load the list after it, and must find the
+    /// survivor there (the leaving ops it may miss: it is being detached).
+    After,
 }
 
 /// One site's change.
@@ -114,7 +116,7 @@ pub fn change(before: usize, dir: Dir) -> Option<Change> {
         (Dir::Add, 1, _) => (Target::Iterator, ListStep::Before),
         (Dir::Add, _, _) => (Target::Same, ListStep::Before),
         (Dir::Remove, _, 0) => (Target::Nop, ListStep::None),
-        (Dir::Remove, _, 1) => (Target::Survivor, ListStep::DropAfter),
+        (Dir::Remove, _, 1) => (Target::Survivor, ListStep::After),
         (Dir::Remove, _, _) => (Target::Same, ListStep::Before),
     };
     Some(Change {

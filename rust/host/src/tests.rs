@@ -226,3 +226,138 @@ fn hook_command_errors_point_at_the_token() {
     assert_eq!(e(&[b'a'; MAX_LINE + 1]).errno, errno::E2BIG);
     assert!(is_blank(b" \t "));
 }
+
+mod plan_tests {
+    use crate::plan::*;
+
+    fn all(old: &[usize], new: &[usize]) -> Vec<(usize, Dir)> {
+        diff(old, new).collect()
+    }
+
+    #[test]
+    fn diff_lists_each_changed_function_once_in_order() {
+        assert_eq!(all(&[], &[]), vec![]);
+        assert_eq!(all(&[1, 3, 5], &[1, 3, 5]), vec![]);
+        assert_eq!(
+            all(&[1, 3, 5], &[2, 3, 6]),
+            vec![(1, Dir::Remove), (2, Dir::Add), (5, Dir::Remove), (6, Dir::Add)]
+        );
+        assert_eq!(all(&[], &[4, 9]), vec![(4, Dir::Add), (9, Dir::Add)]);
+        assert_eq!(all(&[4, 9], &[]), vec![(4, Dir::Remove), (9, Dir::Remove)]);
+    }
+
+    #[test]
+    fn diff_applied_to_old_gives_new() {
+        // Exhaustive over subsets of 6 functions.
+        for a in 0u32..64 {
+            for b in 0u32..64 {
+                let set = |m: u32| (0..6).filter(|i| m & (1 << i) != 0).collect::<Vec<usize>>();
+                let (old, new) = (set(a), set(b));
+                let mut cur = old.clone();
+                for (ip, d) in diff(&old, &new) {
+                    match d {
+                        Dir::Add => {
+                            assert!(!cur.contains(&ip));
+                            cur.push(ip)
+                        }
+                        Dir::Remove => {
+                            assert!(cur.contains(&ip));
+                            cur.retain(|&x| x != ip)
+                        }
+                    }
+                }
+                cur.sort();
+                assert_eq!(cur, new);
+            }
+        }
+    }
+
+    #[test]
+    fn site_state_machine() {
+        let c = change(0, Dir::Add).unwrap();
+        assert!(c.create && !c.retire);
+        assert_eq!((c.after, c.target, c.list), (1, Target::Stub, ListStep::None));
+        let c = change(1, Dir::Add).unwrap();
+        assert_eq!((c.after, c.target, c.list), (2, Target::Iterator, ListStep::Before));
+        let c = change(2, Dir::Add).unwrap();
+        assert_eq!((c.after, c.target, c.list), (3, Target::Same, ListStep::Before));
+        let c = change(3, Dir::Remove).unwrap();
+        assert_eq!((c.after, c.target, c.list), (2, Target::Same, ListStep::Before));
+        let c = change(2, Dir::Remove).unwrap();
+        // The leaving ops stays listed until the call has moved to the survivor.
+        assert_eq!((c.after, c.target, c.list), (1, Target::Survivor, ListStep::After));
+        let c = change(1, Dir::Remove).unwrap();
+        assert!(c.retire && !c.create);
+        // An emptied site calls the nop target before ftrace is asked to let it go.
+        assert_eq!((c.after, c.target, c.list), (0, Target::Nop, ListStep::None));
+        assert_eq!(change(0, Dir::Remove), None);
+    }
+
+    #[test]
+    fn every_list_site_has_its_list_before_the_call_moves() {
+        for before in 0..6 {
+            for d in [Dir::Add, Dir::Remove] {
+                let Some(c) = change(before, d) else { continue };
+                if c.after >= 2 {
+                    assert_eq!(c.list, ListStep::Before, "{before} {d:?}");
+                }
+                if c.target == Target::Iterator {
+                    assert!(c.after >= 2);
+                }
+                if c.after <= 1 {
+                    assert_ne!(c.target, Target::Iterator);
+                    assert_ne!(c.list, ListStep::Before);
+                }
+                // A site leaving list mode keeps a list for iterators already called.
+                if c.before >= 2 {
+                    assert_ne!(c.list, ListStep::None, "{before} {d:?}");
+                }
+            }
+        }
+    }
+}
+
+mod percpu_tests {
+    use crate::encode::*;
+
+    #[test]
+    fn zero_based_percpu_uses_absolute_gs_disp32() {
+        // 6.12: `incl %gs:0x2000c` = 65 ff 04 25 0c 00 02 00
+        let i = percpu_rmw(PercpuOp::Inc, 0xffff_ffff_a000_0000, 0x2000c).unwrap();
+        assert_eq!(i, [0x65, 0xff, 0x04, 0x25, 0x0c, 0x00, 0x02, 0x00]);
+        let d = percpu_rmw(PercpuOp::Dec, 0xffff_ffff_a000_0000, 0x2000c).unwrap();
+        assert_eq!(d, [0x65, 0xff, 0x0c, 0x25, 0x0c, 0x00, 0x02, 0x00]);
+    }
+
+    #[test]
+    fn kernel_image_percpu_uses_sign_extended_disp32() {
+        // A per-CPU symbol linked in the kernel image (top 2 GiB): still an absolute disp32.
+        let i = percpu_rmw(PercpuOp::Inc, 0xffff_ffff_c000_1000, 0xffff_ffff_8300_0040).unwrap();
+        assert_eq!(i, [0x65, 0xff, 0x04, 0x25, 0x40, 0x00, 0x00, 0x83]);
+    }
+
+    #[test]
+    fn far_percpu_uses_rip_relative() {
+        let at = 0xffff_ffff_c000_1000usize;
+        let var = 0xffff_ffff_7000_0040usize;
+        let i = percpu_rmw(PercpuOp::Inc, at, var).unwrap();
+        assert_eq!(&i[..3], &[0x65, 0xff, 0x05]);
+        let rel = i32::from_le_bytes([i[3], i[4], i[5], i[6]]);
+        assert_eq!((at + 7).wrapping_add(rel as isize as usize), var);
+        assert_eq!(i[7], 0x90);
+        let d = percpu_rmw(PercpuOp::Dec, at, var).unwrap();
+        assert_eq!(&d[..3], &[0x65, 0xff, 0x0d]);
+    }
+
+    #[test]
+    fn unreachable_percpu_is_refused() {
+        assert!(percpu_rmw(PercpuOp::Inc, 0xffff_ffff_c000_0000, 0x7fff_0000_0000).is_none());
+    }
+
+    #[test]
+    fn nops_have_their_length() {
+        assert_eq!(NOP5.len(), 5);
+        assert_eq!(NOP8.len(), PERCPU_RMW_LEN);
+        assert_eq!(jnz_short(5), [0x75, 0x05]);
+    }
+}
