@@ -22,7 +22,9 @@ pub(crate) struct OpsList {
 
 impl OpsList {
     /// A list of `ops`, not yet published.
-    pub(crate) fn new(ops: impl ExactSizeIterator<Item = *mut sys::ftramp_ops>) -> Result<KBox<Self>> {
+    pub(crate) fn new(
+        ops: impl ExactSizeIterator<Item = *mut sys::ftramp_ops>,
+    ) -> Result<KBox<Self>> {
         fault::point()?;
         let mut v = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
         for op in ops {
@@ -79,7 +81,12 @@ impl SiteHot {
         }
         // SAFETY: the writer (engine lock held) owns the published list until it replaces it.
         for e in unsafe { (*l).ops.iter() } {
-            let _ = e.compare_exchange(ops, core::ptr::null_mut(), Ordering::Release, Ordering::Relaxed);
+            let _ = e.compare_exchange(
+                ops,
+                core::ptr::null_mut(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
         }
     }
 }

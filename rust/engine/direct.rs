@@ -86,7 +86,9 @@ impl DirectCall {
             EBUSY.to_errno()
         } else {
             // SAFETY: registered for `addr` (type invariant); this also frees the filter.
-            unsafe { sys::unregister_ftrace_direct(self.fops.get(), self.addr as ffi::c_ulong, true) }
+            unsafe {
+                sys::unregister_ftrace_direct(self.fops.get(), self.addr as ffi::c_ulong, true)
+            }
         };
         kernel::error::to_result(r)?;
         // INVARIANT: unregistered.
@@ -100,7 +102,10 @@ impl Drop for DirectCall {
         if self.started {
             // The engine stops every direct call before it drops one; if it did not, ftrace
             // still owns the ops: leak it rather than free memory ftrace uses.
-            pr_warn!("dropping a live direct call to {:#x}: leaking its ftrace_ops\n", self.addr);
+            pr_warn!(
+                "dropping a live direct call to {:#x}: leaking its ftrace_ops\n",
+                self.addr
+            );
         } else {
             // SAFETY: not registered (type invariant), so nobody else refers to it; dropped
             // exactly once, here.

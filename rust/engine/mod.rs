@@ -408,20 +408,28 @@ impl Engine {
             _ => None,
         };
         if let Some(target) = target {
-            if self.spare.refill(&self.pool, Patch { site: dispatch, target }) {
+            if self.spare.refill(
+                &self.pool,
+                Patch {
+                    site: dispatch,
+                    target,
+                },
+            ) {
                 self.patcher.commit(&self.pool, &mut self.spare);
             }
         }
         let stopped = if n == 1 {
-            self.sites.remove(&ip).and_then(|mut s| match s.direct.stop() {
-                Ok(()) => Some(s),
-                Err(_) => {
-                    pr_warn!("ftrace would not detach a site: kept, calling nothing\n");
-                    self.kept += 1;
-                    core::mem::forget(s);
-                    None
-                }
-            })
+            self.sites
+                .remove(&ip)
+                .and_then(|mut s| match s.direct.stop() {
+                    Ok(()) => Some(s),
+                    Err(_) => {
+                        pr_warn!("ftrace would not detach a site: kept, calling nothing\n");
+                        self.kept += 1;
+                        core::mem::forget(s);
+                        None
+                    }
+                })
         } else {
             None
         };
@@ -527,7 +535,12 @@ impl Engine {
         r
     }
 
-    fn register_recorded(&mut self, ops: OpsPtr, func: usize, flags: kernel::ffi::c_ulong) -> Result {
+    fn register_recorded(
+        &mut self,
+        ops: OpsPtr,
+        func: usize,
+        flags: kernel::ffi::c_ulong,
+    ) -> Result {
         let rec = self.ops.get_mut(&ops.key()).ok_or(EINVAL)?;
         if rec.stub.is_some() {
             return Err(EBUSY);
@@ -585,18 +598,14 @@ impl Engine {
         }
     }
 
-    /// [`Engine::set_funcs`] then [`Engine::register`], all or nothing.
+    /// Registers a new `ops` (one the engine has no record of) on exactly `funcs`: all or
+    /// nothing (the tracefs hooks' path).
     pub(crate) fn register_funcs(&mut self, ops: OpsPtr, funcs: KVec<Func>) -> Result {
-        if self.ops.get(&ops.key()).is_some_and(|r| r.stub.is_some()) {
-            return Err(EBUSY);
+        if self.ops.get(&ops.key()).is_some() {
+            return Err(EEXIST);
         }
-        let existed = self.ops.get(&ops.key()).is_some();
         self.set_funcs(ops, funcs)?;
-        self.register(ops).inspect_err(|_| {
-            if !existed {
-                self.drop_record(ops);
-            }
-        })
+        self.register(ops).inspect_err(|_| self.drop_record(ops))
     }
 
     /// Detaches `ops` everywhere, waits until no CPU or task can be in its stub or callback,
@@ -635,9 +644,9 @@ impl Engine {
     /// `MODULE_STATE_GOING` of `m`: its text and data are about to be freed.
     pub(crate) fn module_going(&mut self, m: *mut sys::module) {
         // An API user that forgot to unregister.
-        while let Some(ops) = self.find_ops(|o| {
-            module::within(o.key(), m) || module::within(o.func_and_flags().0, m)
-        }) {
+        while let Some(ops) =
+            self.find_ops(|o| module::within(o.key(), m) || module::within(o.func_and_flags().0, m))
+        {
             // SAFETY: `m` is the going module; `ops` is still allocated (its memory goes only
             // after this notification).
             unsafe { sys::ftramp_warn_forgotten_ops(m, ops.as_ptr()) };

@@ -5,7 +5,7 @@
 
 use kernel::{prelude::*, str::CStr};
 
-use crate::{sys, output::Text, tracefs::File, vec, State};
+use crate::{output::Text, sys, tracefs::File, vec, State};
 
 /// Entries kept.
 const MAX_ENTRIES: usize = 16;

@@ -251,7 +251,9 @@ impl Hooks {
         }
         engine.finish_unregister();
         // Nothing reaches any of them now: free them.
-        vec::retain(&mut self.list, |h| !which.iter().any(|&p| core::ptr::eq(p, &**h)));
+        vec::retain(&mut self.list, |h| {
+            !which.iter().any(|&p| core::ptr::eq(p, &**h))
+        });
     }
 
     /// Removes every hook and the trace instance (module exit).

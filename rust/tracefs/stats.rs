@@ -6,7 +6,7 @@ use kernel::{prelude::*, str::CStr};
 
 use kernel::str::BStr;
 
-use crate::{sys, arch::int3, dispatch, engine::Mode, output::Text, tracefs::File, State};
+use crate::{arch::int3, dispatch, engine::Mode, output::Text, sys, tracefs::File, State};
 
 fn mode_name(m: Mode) -> &'static str {
     match m {

@@ -4,7 +4,7 @@
 
 use kernel::{prelude::*, str::CStr};
 
-use crate::{symbols, sys, output::Text, tracefs::File, State};
+use crate::{output::Text, symbols, sys, tracefs::File, State};
 
 /// `/sys/kernel/tracing/ftramp/status`.
 pub(crate) struct Status;

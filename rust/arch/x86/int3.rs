@@ -95,7 +95,7 @@ unsafe extern "C" fn notify(
     }
     // SAFETY: as above.
     let ip = unsafe { (*regs).ip };
-    let site = (ip as usize).wrapping_sub(1);
+    let site = ip.wrapping_sub(1);
     // Only a live dispatch site of ours: anything else (including int3 filler in free slots)
     // is not ours to claim.
     let target = pool::with_slot_info(site, |info| {

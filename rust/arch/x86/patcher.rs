@@ -144,7 +144,9 @@ impl Round {
     /// Makes this (spare) round switch `patch` alone. The caller waited for RCU readers since
     /// its last use. `false` if the site is already there (or the target is out of reach).
     pub(crate) fn refill(&mut self, pool: &Pool, patch: Patch) -> bool {
-        let current = pool.info_at(patch.site).map(|i| i.target.load(Ordering::Relaxed));
+        let current = pool
+            .info_at(patch.site)
+            .map(|i| i.target.load(Ordering::Relaxed));
         let Some(insn) = encode::call(patch.site, patch.target) else {
             return false;
         };
