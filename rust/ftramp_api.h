@@ -25,7 +25,9 @@
  * func and flags unchanged) from the first ftramp_set_filter() or
  * ftramp_register_ops() until ftramp_unregister_ops() returns. A module that
  * unloads with an ops still registered is detached by ftramp with a WARN naming
- * it, before its memory goes: a bug in that module, not a crash.
+ * it, before its memory goes: a bug in that module, not a crash. ftramp pins
+ * the module of every hooked function, so a module that hooks its own
+ * functions cannot be unloaded until it unregisters them (not from its exit).
  */
 #ifndef FTRAMP_API_H
 #define FTRAMP_API_H

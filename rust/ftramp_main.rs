@@ -10,6 +10,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    types::ScopeGuard,
 };
 
 #[allow(unreachable_pub)] // `#[no_mangle]` functions exported to C (exports.c).
@@ -90,21 +91,11 @@ impl kernel::Module for Ftramp {
             GFP_KERNEL,
         )?;
         api::publish(&state.engine);
-        let modules = match engine::module::ModuleNotifier::register() {
-            Ok(m) => m,
-            Err(e) => {
-                api::unpublish();
-                return Err(e);
-            }
-        };
-        let dir = tracefs::create(state.clone());
-        let dir = match dir {
-            Ok(d) => d,
-            Err(e) => {
-                api::unpublish();
-                return Err(e);
-            }
-        };
+        // Until init succeeds, a failure withdraws the engine again.
+        let published = ScopeGuard::new(api::unpublish);
+        let modules = engine::module::ModuleNotifier::register()?;
+        let dir = tracefs::create(state.clone())?;
+        published.dismiss();
         pr_info!("loaded, version {}\n", VERSION);
         Ok(Self {
             dir,

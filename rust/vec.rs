@@ -73,3 +73,13 @@ pub(crate) fn sort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
         }
     }
 }
+
+/// Removes the first `n` elements, shifting the rest to the front.
+pub(crate) fn drain_front<T: Copy>(v: &mut KVec<T>, n: usize) {
+    let n = n.min(v.len());
+    v.copy_within(n.., 0);
+    let len = v.len() - n;
+    // SAFETY: shrinking to `len` elements, all initialised by the copy above; `T: Copy` has
+    // no drop, so the elements beyond are simply forgotten.
+    unsafe { v.set_len(len) };
+}

@@ -53,7 +53,7 @@ impl ErrorLog {
     }
 
     fn clear(&mut self) {
-        while vec::pop(&mut self.entries).is_some() {}
+        vec::clear(&mut self.entries);
     }
 }
 

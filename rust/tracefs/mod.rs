@@ -13,7 +13,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use kernel::{ffi, prelude::*, str::CStr, sync::Arc, uaccess::UserSlice};
+use kernel::{ffi, prelude::*, str::CStr, sync::Arc, types::ForeignOwnable, uaccess::UserSlice};
 
 use crate::{output::Text, symbols, sys, State};
 
@@ -125,7 +125,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         match KBox::new(of, GFP_KERNEL) {
             Ok(of) => {
                 // SAFETY: `file` is valid and ours until release.
-                unsafe { (*file).private_data = KBox::into_raw(of).cast() };
+                unsafe { (*file).private_data = of.into_foreign().cast_mut() };
                 0
             }
             Err(_) => ENOMEM.to_errno(),
@@ -141,8 +141,9 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         count: usize,
         ppos: *mut sys::loff_t,
     ) -> isize {
-        // SAFETY: `open` stored an `OpenFile` in `private_data`; it lives until release.
-        let of = unsafe { &*((*file).private_data as *const OpenFile) };
+        // SAFETY: `open` stored a `KBox<OpenFile>` in `private_data` with `into_foreign`; it
+        // is given back only at release.
+        let of: &OpenFile = unsafe { KBox::<OpenFile>::borrow((*file).private_data) };
         let bytes = of.snapshot.as_bytes();
         // SAFETY: `buf`/`count` describe the user buffer and `ppos` the file position, as the
         // VFS passed them; the source is `bytes`, valid for its length.
@@ -168,8 +169,9 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
     ) -> isize {
         // SAFETY: the file was opened by `open`; `f_inode` is its inode.
         let state = unsafe { Self::state((*file).f_inode) };
-        // SAFETY: `open` stored an `OpenFile` in `private_data`; it lives until release.
-        let of = unsafe { &*((*file).private_data as *const OpenFile) };
+        // SAFETY: `open` stored a `KBox<OpenFile>` in `private_data` with `into_foreign`; it
+        // is given back only at release.
+        let of: &OpenFile = unsafe { KBox::<OpenFile>::borrow((*file).private_data) };
         // SAFETY: `ppos` is valid.
         if unsafe { *ppos } != 0 {
             F::reject(state, "write at an offset (use write(), not pwrite())", &[]);
@@ -222,10 +224,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         }
         if cut > 0 {
             let r = F::write(state, &pending[..cut], core::mem::take(trunc));
-            let rest_len = pending.len() - cut;
-            pending.copy_within(cut.., 0);
-            // SAFETY: shrinking to elements that are initialised (`u8` needs no drop).
-            unsafe { pending.set_len(rest_len) };
+            crate::vec::drain_front(pending, cut);
             if r.is_err() {
                 *pending = KVec::new();
             }
@@ -240,7 +239,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
     unsafe extern "C" fn release(inode: *mut sys::inode, file: *mut sys::file) -> ffi::c_int {
         // SAFETY: `private_data` holds the `OpenFile` leaked by `open`; nothing uses it after
         // release.
-        let mut of = unsafe { KBox::from_raw((*file).private_data as *mut OpenFile) };
+        let mut of = unsafe { KBox::<OpenFile>::from_foreign((*file).private_data) };
         let trunc = *of.trunc.get_mut();
         let pending = of.pending.get_mut();
         if !pending.is_empty() || trunc {
