@@ -116,6 +116,13 @@ pub(crate) unsafe extern "C" fn list_iter(
         super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    // Test knob: widen the window between the call and the list load, where a switch away
+    // from the iterator must still leave a list with every persistent ops.
+    #[cfg(ftramp_test_knobs)]
+    // SAFETY: no preconditions.
+    unsafe {
+        sys::ftramp_test_list_delay()
+    };
     // SAFETY: `site` is valid (function safety requirement).
     let list = unsafe { (*site).list.load(Ordering::Acquire) };
     if !list.is_null() {

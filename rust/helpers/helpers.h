@@ -39,6 +39,8 @@ bool ftramp_fault_detach(void);
 bool ftramp_mutant_no_wait(void);
 /* Test knob (a deliberate bug): trampolines do not disable preemption. */
 bool ftramp_mutant_preemptible(void);
+/* Test knob: the list iterator's delay before it loads the list (list_delay_ns). */
+void ftramp_test_list_delay(void);
 /* The running kernel's release string (init_utsname() is a static inline). */
 const char *ftramp_kernel_release(void);
 /* WARN_ON(1) from C, so the planted fault looks exactly like a real one. */

@@ -2,6 +2,7 @@
 /* ftramp's module parameters (6.12's module! has none) and test knobs. */
 #include <linux/atomic.h>
 #include <linux/bug.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/utsname.h>
@@ -47,6 +48,11 @@ static bool mutant_preemptible;
 module_param(mutant_preemptible, bool, 0644);
 MODULE_PARM_DESC(mutant_preemptible,
 		 "Test only, unsafe: trampolines built from now on leave preemption enabled around the dispatch");
+
+static unsigned int list_delay_ns;
+module_param(list_delay_ns, uint, 0644);
+MODULE_PARM_DESC(list_delay_ns,
+		 "Test only: the list iterator waits this long before loading the list (widens the window of a switch)");
 
 static bool fail_detach;
 module_param(fail_detach, bool, 0644);
@@ -145,6 +151,16 @@ bool ftramp_mutant_preemptible(void)
 	return READ_ONCE(mutant_preemptible);
 #else
 	return false;
+#endif
+}
+
+void ftramp_test_list_delay(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	unsigned int ns = READ_ONCE(list_delay_ns);
+
+	if (ns)
+		ndelay(ns);
 #endif
 }
 
