@@ -5,7 +5,8 @@
 # just before a switch away from it loads the list only after the switch: it must still
 # find every persistent ops there. Runs direct <-> list(2) and list(2) <-> list(3).
 # Shown to fail: with the survivor's list dropped after a list(2) -> direct switch (the
-# site's list set to NULL instead of [survivor]), the first run reports drops.
+# site's list set to NULL instead of [survivor]), the first run reported 6 drops in 1000
+# switches (13.9 M calls).
 . "$(dirname "$0")/lib.sh"
 
 P=/sys/module/ftramp/parameters
@@ -13,8 +14,9 @@ load_all || fail "loading the modules failed"
 trap 'echo 0 > $P/list_delay_ns 2>/dev/null; unload_all' EXIT
 [ -w $P/list_delay_ns ] || fail "ftramp built without test knobs"
 echo "${LIST_DELAY_NS:-20000}" > $P/list_delay_ns
-for mask in 7 0x107; do
-  ctl stress "${WINDOW_SWITCHES:-1000}" $mask || fail "stress $mask failed: $(tr '\n' ' ' < $TEST_DIR/result)"
+for run in "7 ${WINDOW_SWITCHES:-1000}" "0x107 ${WINDOW_SWITCHES3:-300}"; do
+  set -- $run; mask=$1
+  ctl stress "$2" $mask || fail "stress $mask failed: $(tr '\n' ' ' < $TEST_DIR/result)"
   calls=$(result_field calls); drops=$(result_field drops)
   diag "mask $mask: calls $calls, persistent $(result_field persistent), drops $drops, switches $(result_field switches), $(result_field ms) ms"
   [ "$calls" -gt 0 ] || fail "mask $mask: no calls"
