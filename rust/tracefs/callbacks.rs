@@ -8,7 +8,12 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::{ffi, prelude::*, types::Opaque};
 
-use crate::{command::Callback, engine::ops::OpsPtr, functions::Func, glob, symbols, sys};
+use crate::{
+    command::Callback,
+    engine::{fault, ops::OpsPtr},
+    functions::Func,
+    glob, symbols, sys,
+};
 
 /// A per-CPU `unsigned long` counter.
 ///
@@ -25,6 +30,7 @@ unsafe impl Sync for PerCpuCounter {}
 impl PerCpuCounter {
     /// A zeroed counter.
     pub(crate) fn new() -> Result<Self> {
+        fault::point()?;
         // SAFETY: plain allocation.
         let p = unsafe { sys::ftramp_counter_alloc() };
         // INVARIANT: freshly allocated.
@@ -212,9 +218,11 @@ impl Hook {
             Callback::Trace => (Some(trace_cb), 0),
             Callback::Stacktrace => (Some(stack_cb), 0),
         };
+        fault::point()?;
         let mut name = KVec::new();
         name.extend_from_slice(&func.name, GFP_KERNEL)?;
         let hits = PerCpuCounter::new()?;
+        fault::point()?;
         KBox::try_pin_init(
             try_pin_init!(Self {
                 ops <- Opaque::ffi_init(move |slot: *mut sys::ftramp_ops| {

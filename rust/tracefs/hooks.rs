@@ -222,18 +222,19 @@ impl Hooks {
         let h = Hook::new(f, cb, arg, tr)?;
         let mut one = KVec::new();
         one.push(f.try_clone()?, GFP_KERNEL)?;
-        self.list.reserve(1, GFP_KERNEL)?;
-        // On error the engine changed nothing and kept no record: the hook can just go.
-        engine.register_funcs(h.ops(), one)?;
         let at = self
             .list
             .iter()
             .position(|o| (o.func(), o.callback() as u8) > (h.func(), h.callback() as u8))
             .unwrap_or(self.list.len());
+        let ops = h.ops();
         let p: *const Hook = &*h;
-        // Within the capacity reserved above (no allocation, cannot fail).
-        if vec::insert(&mut self.list, at, h).is_err() {
-            return Err(ENOMEM);
+        // Listed before it is registered: nothing that can fail comes after the engine call.
+        vec::insert(&mut self.list, at, h)?;
+        if let Err(e) = engine.register_funcs(ops, one) {
+            // The engine changed nothing and kept no record: the hook can just go.
+            drop(vec::remove(&mut self.list, at));
+            return Err(e);
         }
         // Within the capacity `add` reserved.
         let _ = added.push(p, GFP_KERNEL);
