@@ -19,6 +19,7 @@ mod api;
 mod arch;
 mod dispatch;
 mod engine;
+mod notifier;
 mod resolve;
 mod sys;
 mod tracefs;

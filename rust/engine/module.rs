@@ -6,19 +6,15 @@
 //! WARN naming it) and every site on its text (a module whose init failed while one of its
 //! functions was hooked; a live module cannot go, the site pins it).
 
-use kernel::{ffi, prelude::*, types::Opaque};
+use kernel::{ffi, prelude::*};
 
-use crate::sys;
+use crate::{notifier::Notifier, sys};
 
 /// The registered notifier; unregistered on drop (which waits for a running call).
 pub(crate) struct ModuleNotifier {
-    nb: Pin<KBox<Opaque<sys::notifier_block>>>,
+    /// Held for its drop, which unregisters.
+    _registered: Notifier,
 }
-
-// SAFETY: the block is only handed to the notifier chain, which synchronises its use.
-unsafe impl Send for ModuleNotifier {}
-// SAFETY: `&ModuleNotifier` gives no access to the block.
-unsafe impl Sync for ModuleNotifier {}
 
 /// # Safety
 ///
@@ -37,23 +33,17 @@ unsafe extern "C" fn notify(
 impl ModuleNotifier {
     /// Registers the notifier.
     pub(crate) fn register() -> Result<Self> {
-        let nb = KBox::pin(
-            Opaque::new(sys::notifier_block {
-                notifier_call: Some(notify),
-                ..Default::default()
-            }),
-            GFP_KERNEL,
-        )?;
-        // SAFETY: `nb` is pinned on the heap and stays registered until `drop`.
-        kernel::error::to_result(unsafe { sys::register_module_notifier(nb.get()) })?;
-        Ok(Self { nb })
-    }
-}
-
-impl Drop for ModuleNotifier {
-    fn drop(&mut self) {
-        // SAFETY: registered in `register`; the chain's rwsem makes this wait for a running call.
-        unsafe { sys::unregister_module_notifier(self.nb.get()) };
+        // SAFETY: the module chain's pair; `notify` runs in process context, where it may
+        // take the engine's lock (no module chain call happens under it).
+        let n = unsafe {
+            Notifier::register(
+                notify,
+                0,
+                sys::register_module_notifier,
+                sys::unregister_module_notifier,
+            )
+        }?;
+        Ok(Self { _registered: n })
     }
 }
 

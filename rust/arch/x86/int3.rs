@@ -10,9 +10,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use kernel::{ffi, prelude::*, types::Opaque};
+use kernel::{ffi, prelude::*};
 
-use crate::{arch::pool, sys};
+use crate::{arch::pool, notifier::Notifier, sys};
 
 /// How often to re-read the record when the seqcount changed under the reader (race (b)).
 const RETRIES: usize = 8;
@@ -136,36 +136,25 @@ unsafe extern "C" fn notify(
     sys::NOTIFY_STOP as ffi::c_int
 }
 
-/// The registered notifier; unregistered on drop.
+/// The registered die notifier; unregistered (after its running calls, RCU) on drop.
 pub(crate) struct Int3Handler {
-    nb: Pin<KBox<Opaque<sys::notifier_block>>>,
+    /// Held for its drop, which unregisters.
+    _registered: Notifier,
 }
-
-// SAFETY: the notifier block is only handed to the die chain, which synchronises its use.
-unsafe impl Send for Int3Handler {}
-// SAFETY: `&Int3Handler` gives no access to the block.
-unsafe impl Sync for Int3Handler {}
 
 impl Int3Handler {
     /// Registers the handler first in the die chain.
     pub(crate) fn register() -> Result<Self> {
-        let nb = KBox::pin(
-            Opaque::new(sys::notifier_block {
-                notifier_call: Some(notify),
-                priority: i32::MAX,
-                ..Default::default()
-            }),
-            GFP_KERNEL,
-        )?;
-        // SAFETY: `nb` is pinned on the heap and stays registered until `drop`.
-        kernel::error::to_result(unsafe { sys::register_die_notifier(nb.get()) })?;
-        Ok(Self { nb })
-    }
-}
-
-impl Drop for Int3Handler {
-    fn drop(&mut self) {
-        // SAFETY: registered in `register`; unregistering waits for running callbacks (RCU).
-        unsafe { sys::unregister_die_notifier(self.nb.get()) };
+        // SAFETY: the die chain's pair; `notify` handles every die event from any context
+        // (it only claims DIE_INT3 at ftramp's own sites, without locks or allocation).
+        let n = unsafe {
+            Notifier::register(
+                notify,
+                i32::MAX,
+                sys::register_die_notifier,
+                sys::unregister_die_notifier,
+            )
+        }?;
+        Ok(Self { _registered: n })
     }
 }
