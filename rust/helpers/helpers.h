@@ -76,7 +76,8 @@ void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func);
 int ftramp_interrupted_context(void);
 /* %gs-relative address of this CPU's preemption counter (generated code's incl/decl). */
 unsigned long ftramp_preempt_count_addr(void);
-/* preempt_schedule_notrace_thunk, or 0 without CONFIG_PREEMPTION. */
+/* What preempt_enable_notrace() calls (the static call's trampoline with PREEMPT_DYNAMIC,
+ * preempt_schedule_notrace_thunk otherwise), or 0 without CONFIG_PREEMPTION. */
 unsigned long ftramp_preempt_schedule_addr(void);
 
 /* ---- dispatch.c: ftrace's list-level recursion guard (disables preemption) ---- */

@@ -3,6 +3,7 @@
 #include <linux/hardirq.h>
 #include <linux/version.h>
 #include <linux/preempt.h>
+#include <linux/static_call.h>
 #include <asm/text-patching.h>
 
 #include "helpers.h"
@@ -43,7 +44,11 @@ unsigned long ftramp_preempt_count_addr(void)
 
 unsigned long ftramp_preempt_schedule_addr(void)
 {
-#ifdef CONFIG_PREEMPTION
+	/* What preempt_enable_notrace() calls when the count drops to zero. */
+#if defined(CONFIG_PREEMPT_DYNAMIC)
+	/* The static call's trampoline: a plain return while the boot option says "none". */
+	return (unsigned long)&STATIC_CALL_TRAMP(preempt_schedule_notrace);
+#elif defined(CONFIG_PREEMPTION)
 	return (unsigned long)preempt_schedule_notrace_thunk;
 #else
 	return 0;
