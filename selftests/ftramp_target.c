@@ -7,15 +7,16 @@
  * exactly as many calls as the target counted itself.
  *
  * debugfs (/sys/kernel/debug/ftramp_target/):
- *   run    write "<func> <context> <calls>": make <calls> calls of ftramp_target_<func>
+ *   run    write "<funcs> <context> <calls>": make <calls> calls of ftramp_target_<func>
  *          spread over all online CPUs, from <context> = kthread | timer | hrtimer |
- *          eqs, and return when they are done.
+ *          eqs, and return when they are done. <funcs> is one letter a-d, or several
+ *          (up to 16, repeats allowed): each caller makes <calls> rounds of one call
+ *          of each in turn, so "abbc kthread 100" calls a 100, b 200 and c 100 times.
  *   count  read: one line "<func> <calls>" per function, summed over CPUs, then
  *          "batch <calls>", "eqs_batches <n>" and "eqs_not_watching <n>" (see eqs).
  *   reset  write anything: zero the counters.
  *   run    also: "start <funcs> <ctxmask>" starts callers that call until "stop"
- *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs; <funcs>: one or more of
- *          the letters a-d, e.g. "ab": each caller calls each of them in turn);
+ *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs; <funcs> as above);
  *          "batch <n>" calls each of ftramp_target_batch_00..99 n times.
  *
  * The eqs context: kthreads that make their calls in batches of EQS_BATCH with
@@ -136,8 +137,15 @@ MODULE_PARM_DESC(eqs_noop,
 static DEFINE_PER_CPU(unsigned long, eqs_batches);
 static DEFINE_PER_CPU(unsigned long, eqs_not_watching);
 
+/* What a caller calls: targets[idx[0]], targets[idx[1]], ... in turn, per round. */
+#define MAX_SEQ 16
+struct seq {
+	u8 idx[MAX_SEQ];
+	int n;
+};
+
 struct caller {
-	void (*fns[NR_TARGETS])(void);	/* called in turn, nr_fns of them */
+	void (*fns[MAX_SEQ])(void);	/* called in turn, nr_fns of them */
 	int nr_fns;
 	unsigned long remaining;	/* ULONG_MAX: until stopped; counts rounds of nr_fns calls */
 	struct timer_list timer;
@@ -277,11 +285,11 @@ static void start_hrtimer_here(void *data)
 }
 
 /*
- * Starts callers of the targets in @fns (bit 0 = a) on every online CPU in each
- * context of @mask, each making @calls rounds of calls in all (one call of each
- * target per round; ULONG_MAX: until ftramp_target_stop()).
+ * Starts callers of the targets of @sq on every online CPU in each context of
+ * @mask, each making @calls rounds of calls in all (one call of each entry of @sq
+ * per round; ULONG_MAX: until ftramp_target_stop()).
  */
-static int start_callers(unsigned int fns, unsigned int mask, unsigned long calls)
+static int start_callers(const struct seq *sq, unsigned int mask, unsigned long calls)
 {
 	unsigned int nr = 0, i = 0, ncpus;
 	int cpu, ctx, f, ret = 0;
@@ -303,10 +311,9 @@ static int start_callers(unsigned int fns, unsigned int mask, unsigned long call
 		for_each_online_cpu(cpu) {
 			struct caller *c = per_cpu_ptr(&callers[ctx], cpu);
 
-			c->nr_fns = 0;
-			for (f = 0; f < NR_TARGETS; f++)
-				if (fns & BIT(f))
-					c->fns[c->nr_fns++] = targets[f];
+			for (f = 0; f < sq->n; f++)
+				c->fns[f] = targets[sq->idx[f]];
+			c->nr_fns = sq->n;
 			c->remaining = calls == ULONG_MAX ? ULONG_MAX :
 				       calls / ncpus + (i++ < calls % ncpus ? 1 : 0);
 			c->task = NULL;
@@ -374,31 +381,31 @@ static void finish_callers(bool stop)
 	running_mask = 0;
 }
 
-static int run_callers(int fn, enum ctx ctx, unsigned long calls)
+static int run_callers(const struct seq *sq, enum ctx ctx, unsigned long calls)
 {
 	int ret = -EBUSY;
 
 	mutex_lock(&run_lock);
 	if (!running_mask) {
-		ret = start_callers(BIT(fn), BIT(ctx), calls);
+		ret = start_callers(sq, BIT(ctx), calls);
 		finish_callers(false);
 	}
 	mutex_unlock(&run_lock);
 	return ret;
 }
 
-static int start_many(unsigned int fns, unsigned int ctx_mask)
+static int start_seq(const struct seq *sq, unsigned int ctx_mask)
 {
 	int ret;
 
-	if (!fns || fns >= BIT(NR_TARGETS) || !ctx_mask || ctx_mask >= BIT(NR_CTX))
+	if (!ctx_mask || ctx_mask >= BIT(NR_CTX))
 		return -EINVAL;
 	mutex_lock(&run_lock);
 	if (running_mask) {
 		mutex_unlock(&run_lock);
 		return -EBUSY;
 	}
-	ret = start_callers(fns, ctx_mask, ULONG_MAX);
+	ret = start_callers(sq, ctx_mask, ULONG_MAX);
 	if (ret)
 		finish_callers(true);
 	mutex_unlock(&run_lock);
@@ -412,9 +419,11 @@ static int start_many(unsigned int fns, unsigned int ctx_mask)
  */
 int ftramp_target_start(int fn, unsigned int ctx_mask)
 {
+	struct seq sq = { .idx = { fn }, .n = 1 };
+
 	if (fn < 0 || fn >= NR_TARGETS)
 		return -EINVAL;
-	return start_many(BIT(fn), ctx_mask);
+	return start_seq(&sq, ctx_mask);
 }
 EXPORT_SYMBOL_GPL(ftramp_target_start);
 
@@ -436,6 +445,18 @@ EXPORT_SYMBOL_GPL(ftramp_target_stop);
 
 static struct dentry *dir;
 
+/* Parses "<funcs>": letters a-d, 1 to MAX_SEQ of them. */
+static int parse_seq(const char *s, struct seq *sq)
+{
+	sq->n = 0;
+	for (; *s; s++) {
+		if (*s < 'a' || *s >= 'a' + NR_TARGETS || sq->n == MAX_SEQ)
+			return -EINVAL;
+		sq->idx[sq->n++] = *s - 'a';
+	}
+	return sq->n ? 0 : -EINVAL;
+}
+
 static int lookup(const char *const *names, int n, const char *s)
 {
 	int i;
@@ -448,10 +469,11 @@ static int lookup(const char *const *names, int n, const char *s)
 
 static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
-	char buf[64], fname[16], cname[16];
+	char buf[64], fname[MAX_SEQ + 1], cname[16];
 	unsigned long calls;
 	unsigned int mask;
-	int fn, ctx, ret;
+	struct seq sq;
+	int ctx, ret;
 
 	if (len >= sizeof(buf))
 		return -EINVAL;
@@ -471,25 +493,18 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 				batch_fns[f]();
 		return len;
 	}
-	if (sscanf(buf, "start %15s %u", fname, &mask) == 2) {
-		unsigned int fns = 0;
-		char *p;
-
-		for (p = fname; *p; p++) {
-			if (*p < 'a' || *p >= 'a' + NR_TARGETS)
-				return -EINVAL;
-			fns |= BIT(*p - 'a');
-		}
-		ret = start_many(fns, mask);
+	if (sscanf(buf, "start %16s %u", fname, &mask) == 2) {
+		if (parse_seq(fname, &sq))
+			return -EINVAL;
+		ret = start_seq(&sq, mask);
 		return ret ? ret : len;
 	}
-	if (sscanf(buf, "%15s %15s %lu", fname, cname, &calls) != 3)
+	if (sscanf(buf, "%16s %15s %lu", fname, cname, &calls) != 3)
 		return -EINVAL;
-	fn = lookup(target_names, NR_TARGETS, fname);
 	ctx = lookup(ctx_names, NR_CTX, cname);
-	if (fn < 0 || ctx < 0)
+	if (parse_seq(fname, &sq) || ctx < 0)
 		return -EINVAL;
-	ret = run_callers(fn, ctx, calls);
+	ret = run_callers(&sq, ctx, calls);
 	return ret ? ret : len;
 }
 
