@@ -45,6 +45,27 @@ dmesg_bad() {
     -e 'sleeping function called from invalid context|Call Trace:'
 }
 
+# Expected WARNs. Reads dmesg text from file $2, writes it to file $3 without every
+# WARN block ("------------[ cut here ]------------" up to "---[ end trace <hex> ]---")
+# that has a line matching the extended regex $1, and prints how many it removed. A
+# block with no end line is kept (whatever follows it is scanned as usual).
+strip_expected_warns() {
+  : > "$3"
+  # The regex goes through the environment: awk -v would process its backslashes.
+  WARN_RE=$1 awk -v out="$3" '
+    BEGIN { re = ENVIRON["WARN_RE"] }
+    function flush(keep,   i) { if (keep) for (i = 1; i <= n; i++) print buf[i] > out; n = 0 }
+    /------------\[ cut here \]------------/ { flush(1); inblk = 1; hit = 0 }
+    inblk {
+      buf[++n] = $0
+      if ($0 ~ re) hit = 1
+      if ($0 ~ /---\[ end trace [0-9a-f]+ \]---/) { removed += hit; flush(!hit); inblk = 0 }
+      next
+    }
+    { print > out }
+    END { flush(1); print removed + 0 }' "$2"
+}
+
 # Taint bits that loading an out-of-tree (O, 4096) unsigned (E, 8192) module sets.
 TAINT_EXPECTED=$((4096 | 8192))
 taint() { cat /proc/sys/kernel/tainted; }
