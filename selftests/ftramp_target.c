@@ -7,24 +7,39 @@
  * exactly as many calls as the target counted itself.
  *
  * debugfs (/sys/kernel/debug/ftramp_target/):
- *   run    write "<func> <context> <calls>": make <calls> calls of ftramp_target_<func>
- *          spread over all online CPUs, from <context> = kthread | timer | hrtimer,
- *          and return when they are done.
- *   count  read: one line "<func> <calls>" per function, summed over CPUs.
+ *   run    write "<funcs> <context> <calls>": make <calls> calls of ftramp_target_<func>
+ *          spread over all online CPUs, from <context> = kthread | timer | hrtimer |
+ *          eqs, and return when they are done. <funcs> is one letter a-d, or several
+ *          (up to 16, repeats allowed): each caller makes <calls> rounds of one call
+ *          of each in turn, so "abbc kthread 100" calls a 100, b 200 and c 100 times.
+ *   count  read: one line "<func> <calls>" per function, summed over CPUs, then
+ *          "batch <calls>", "eqs_batches <n>" and "eqs_not_watching <n>" (see eqs).
  *   reset  write anything: zero the counters.
- *   run    also: "start <func> <ctxmask>" starts callers that call until "stop"
- *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer); "batch <n>" calls each of
- *          ftramp_target_batch_00..99 n times.
+ *   run    also: "start <funcs> <ctxmask>" starts callers that call until "stop"
+ *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs; <funcs> as above);
+ *          "batch <n>" calls each of ftramp_target_batch_00..99 n times.
+ *
+ * The eqs context: kthreads that make their calls in batches of EQS_BATCH with
+ * interrupts disabled and the CPU in an RCU extended quiescent state
+ * (ct_idle_enter(), as the idle loop does), so that RCU is not watching while
+ * the hooked function runs. Each batch checks rcu_is_watching() right before
+ * its first call and counts it in eqs_not_watching when it was false: the
+ * proof that the calls really ran where RCU was not watching. Between batches
+ * the thread may be preempted, and it sleeps a tick now and then like the
+ * kthread callers. The module parameter eqs_noop leaves ct_idle_enter() out
+ * (shows a test that eqs_not_watching catches callers that are not in an EQS).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/completion.h>
+#include <linux/context_tracking.h>
 #include <linux/cpu.h>
 #include <linux/debugfs.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/timer.h>
@@ -94,8 +109,8 @@ EXPORT_SYMBOL_GPL(ftramp_target_count);
 
 /* ---- drivers: per-CPU callers in task, softirq and hardirq context ---- */
 
-enum ctx { CTX_KTHREAD, CTX_TIMER, CTX_HRTIMER, NR_CTX };
-static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer" };
+enum ctx { CTX_KTHREAD, CTX_TIMER, CTX_HRTIMER, CTX_EQS, NR_CTX };
+static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer", "eqs" };
 
 /*
  * Calls made per timer or hrtimer expiry: bounded so one expiry stays short even
@@ -107,10 +122,32 @@ static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer" };
 #define HRTIMER_PERIOD_NS	(100 * NSEC_PER_USEC)
 /* kthread callers sleep a tick after this many calls: RCU-tasks needs voluntary switches. */
 #define KTHREAD_BATCH		10000
+/*
+ * eqs callers: calls per batch with interrupts off and RCU not watching (short, so
+ * RCU-tasks-rude and the tick are not held off for long), and batches between sleeps.
+ */
+#define EQS_BATCH		200
+#define EQS_BATCHES_PER_SLEEP	(KTHREAD_BATCH / EQS_BATCH)
+
+static bool eqs_noop;
+module_param(eqs_noop, bool, 0644);
+MODULE_PARM_DESC(eqs_noop,
+		 "Test only: eqs callers stay where RCU is watching (shows the eqs check can fail)");
+
+static DEFINE_PER_CPU(unsigned long, eqs_batches);
+static DEFINE_PER_CPU(unsigned long, eqs_not_watching);
+
+/* What a caller calls: targets[idx[0]], targets[idx[1]], ... in turn, per round. */
+#define MAX_SEQ 16
+struct seq {
+	u8 idx[MAX_SEQ];
+	int n;
+};
 
 struct caller {
-	void (*fn)(void);
-	unsigned long remaining;	/* ULONG_MAX: until stopped */
+	void (*fns[MAX_SEQ])(void);	/* called in turn, nr_fns of them */
+	int nr_fns;
+	unsigned long remaining;	/* ULONG_MAX: until stopped; counts rounds of nr_fns calls */
 	struct timer_list timer;
 	struct hrtimer hrtimer;
 	struct task_struct *task;
@@ -130,6 +167,15 @@ static void caller_finished(void)
 		complete(&callers_done);
 }
 
+static void caller_calls(struct caller *c, unsigned long n)
+{
+	int i;
+
+	while (n--)
+		for (i = 0; i < c->nr_fns; i++)
+			c->fns[i]();
+}
+
 /* Makes up to @batch calls; returns true when the caller is done. */
 static bool caller_step(struct caller *c, unsigned long batch)
 {
@@ -139,8 +185,7 @@ static bool caller_step(struct caller *c, unsigned long batch)
 		return true;
 	if (c->remaining != ULONG_MAX)
 		c->remaining -= n;
-	while (n--)
-		c->fn();
+	caller_calls(c, n);
 	return c->remaining == 0;
 }
 
@@ -152,6 +197,55 @@ static int kthread_caller(void *data)
 		schedule_timeout_uninterruptible(1);
 	caller_finished();
 	/* Stay until kthread_stop() so the task can be reaped safely. */
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+/*
+ * One eqs batch: the calls run with interrupts disabled and, unless eqs_noop, in an
+ * RCU extended quiescent state. Nothing here may use RCU; the targets only do a
+ * this_cpu_inc() and the hooks' callbacks must cope (that is what is tested).
+ */
+static bool eqs_step(struct caller *c)
+{
+	unsigned long n = min(c->remaining, (unsigned long)EQS_BATCH);
+	bool noop = READ_ONCE(eqs_noop), watching;
+
+	if (READ_ONCE(callers_stop))
+		return true;
+	if (c->remaining != ULONG_MAX)
+		c->remaining -= n;
+	local_irq_disable();
+	if (!noop)
+		ct_idle_enter();
+	watching = rcu_is_watching();
+	caller_calls(c, n);
+	if (!noop)
+		ct_idle_exit();
+	local_irq_enable();
+	this_cpu_inc(eqs_batches);
+	if (!watching)
+		this_cpu_inc(eqs_not_watching);
+	return c->remaining == 0;
+}
+
+static int eqs_caller(void *data)
+{
+	struct caller *c = data;
+	unsigned long batches = 0;
+
+	while (!eqs_step(c)) {
+		if (++batches % EQS_BATCHES_PER_SLEEP == 0)
+			schedule_timeout_uninterruptible(1);
+		else
+			cond_resched();
+	}
+	caller_finished();
 	while (!kthread_should_stop()) {
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (!kthread_should_stop())
@@ -191,13 +285,14 @@ static void start_hrtimer_here(void *data)
 }
 
 /*
- * Starts callers of target @fn on every online CPU in each context of @mask,
- * each making @calls calls in all (ULONG_MAX: until ftramp_target_stop()).
+ * Starts callers of the targets of @sq on every online CPU in each context of
+ * @mask, each making @calls rounds of calls in all (one call of each entry of @sq
+ * per round; ULONG_MAX: until ftramp_target_stop()).
  */
-static int start_callers(int fn, unsigned int mask, unsigned long calls)
+static int start_callers(const struct seq *sq, unsigned int mask, unsigned long calls)
 {
 	unsigned int nr = 0, i = 0, ncpus;
-	int cpu, ctx, ret = 0;
+	int cpu, ctx, f, ret = 0;
 
 	cpus_read_lock();
 	ncpus = num_online_cpus();
@@ -216,7 +311,9 @@ static int start_callers(int fn, unsigned int mask, unsigned long calls)
 		for_each_online_cpu(cpu) {
 			struct caller *c = per_cpu_ptr(&callers[ctx], cpu);
 
-			c->fn = targets[fn];
+			for (f = 0; f < sq->n; f++)
+				c->fns[f] = targets[sq->idx[f]];
+			c->nr_fns = sq->n;
 			c->remaining = calls == ULONG_MAX ? ULONG_MAX :
 				       calls / ncpus + (i++ < calls % ncpus ? 1 : 0);
 			c->task = NULL;
@@ -227,7 +324,9 @@ static int start_callers(int fn, unsigned int mask, unsigned long calls)
 			}
 			switch (ctx) {
 			case CTX_KTHREAD:
-				c->task = kthread_create_on_cpu(kthread_caller, c, cpu,
+			case CTX_EQS:
+				c->task = kthread_create_on_cpu(ctx == CTX_EQS ? eqs_caller :
+								kthread_caller, c, cpu,
 								"ftramp_target/%u");
 				if (IS_ERR(c->task)) {
 					ret = PTR_ERR(c->task);
@@ -282,40 +381,49 @@ static void finish_callers(bool stop)
 	running_mask = 0;
 }
 
-static int run_callers(int fn, enum ctx ctx, unsigned long calls)
+static int run_callers(const struct seq *sq, enum ctx ctx, unsigned long calls)
 {
 	int ret = -EBUSY;
 
 	mutex_lock(&run_lock);
 	if (!running_mask) {
-		ret = start_callers(fn, BIT(ctx), calls);
+		ret = start_callers(sq, BIT(ctx), calls);
 		finish_callers(false);
 	}
 	mutex_unlock(&run_lock);
 	return ret;
 }
 
-/*
- * For stress tests in other modules: callers of ftramp_target_<fn> (0 = a) on
- * every CPU in each context of @ctx_mask (bit 0 kthread, 1 timer, 2 hrtimer),
- * calling until ftramp_target_stop().
- */
-int ftramp_target_start(int fn, unsigned int ctx_mask)
+static int start_seq(const struct seq *sq, unsigned int ctx_mask)
 {
 	int ret;
 
-	if (fn < 0 || fn >= NR_TARGETS || !ctx_mask || ctx_mask >= BIT(NR_CTX))
+	if (!ctx_mask || ctx_mask >= BIT(NR_CTX))
 		return -EINVAL;
 	mutex_lock(&run_lock);
 	if (running_mask) {
 		mutex_unlock(&run_lock);
 		return -EBUSY;
 	}
-	ret = start_callers(fn, ctx_mask, ULONG_MAX);
+	ret = start_callers(sq, ctx_mask, ULONG_MAX);
 	if (ret)
 		finish_callers(true);
 	mutex_unlock(&run_lock);
 	return ret;
+}
+
+/*
+ * For stress tests in other modules: callers of ftramp_target_<fn> (0 = a) on
+ * every CPU in each context of @ctx_mask (bit 0 kthread, 1 timer, 2 hrtimer,
+ * 3 eqs), calling until ftramp_target_stop().
+ */
+int ftramp_target_start(int fn, unsigned int ctx_mask)
+{
+	struct seq sq = { .idx = { fn }, .n = 1 };
+
+	if (fn < 0 || fn >= NR_TARGETS)
+		return -EINVAL;
+	return start_seq(&sq, ctx_mask);
 }
 EXPORT_SYMBOL_GPL(ftramp_target_start);
 
@@ -337,6 +445,18 @@ EXPORT_SYMBOL_GPL(ftramp_target_stop);
 
 static struct dentry *dir;
 
+/* Parses "<funcs>": letters a-d, 1 to MAX_SEQ of them. */
+static int parse_seq(const char *s, struct seq *sq)
+{
+	sq->n = 0;
+	for (; *s; s++) {
+		if (*s < 'a' || *s >= 'a' + NR_TARGETS || sq->n == MAX_SEQ)
+			return -EINVAL;
+		sq->idx[sq->n++] = *s - 'a';
+	}
+	return sq->n ? 0 : -EINVAL;
+}
+
 static int lookup(const char *const *names, int n, const char *s)
 {
 	int i;
@@ -349,10 +469,11 @@ static int lookup(const char *const *names, int n, const char *s)
 
 static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
-	char buf[64], fname[16], cname[16];
+	char buf[64], fname[MAX_SEQ + 1], cname[16];
 	unsigned long calls;
 	unsigned int mask;
-	int fn, ctx, ret;
+	struct seq sq;
+	int ctx, ret;
 
 	if (len >= sizeof(buf))
 		return -EINVAL;
@@ -372,33 +493,35 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 				batch_fns[f]();
 		return len;
 	}
-	if (sscanf(buf, "start %15s %u", fname, &mask) == 2) {
-		fn = lookup(target_names, NR_TARGETS, fname);
-		if (fn < 0)
+	if (sscanf(buf, "start %16s %u", fname, &mask) == 2) {
+		if (parse_seq(fname, &sq))
 			return -EINVAL;
-		ret = ftramp_target_start(fn, mask);
+		ret = start_seq(&sq, mask);
 		return ret ? ret : len;
 	}
-	if (sscanf(buf, "%15s %15s %lu", fname, cname, &calls) != 3)
+	if (sscanf(buf, "%16s %15s %lu", fname, cname, &calls) != 3)
 		return -EINVAL;
-	fn = lookup(target_names, NR_TARGETS, fname);
 	ctx = lookup(ctx_names, NR_CTX, cname);
-	if (fn < 0 || ctx < 0)
+	if (parse_seq(fname, &sq) || ctx < 0)
 		return -EINVAL;
-	ret = run_callers(fn, ctx, calls);
+	ret = run_callers(&sq, ctx, calls);
 	return ret ? ret : len;
 }
 
 static int count_show(struct seq_file *m, void *v)
 {
-	unsigned long batch = 0;
+	unsigned long batch = 0, eqs = 0, eqs_nw = 0;
 	int i, cpu;
 
 	for (i = 0; i < NR_TARGETS; i++)
 		seq_printf(m, "%s %lu\n", target_names[i], ftramp_target_count(i));
-	for_each_possible_cpu(cpu)
+
+	for_each_possible_cpu(cpu) {
 		batch += per_cpu(batch_calls, cpu);
-	seq_printf(m, "batch %lu\n", batch);
+		eqs += per_cpu(eqs_batches, cpu);
+		eqs_nw += per_cpu(eqs_not_watching, cpu);
+	}
+	seq_printf(m, "batch %lu\neqs_batches %lu\neqs_not_watching %lu\n", batch, eqs, eqs_nw);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(count);
@@ -408,9 +531,12 @@ static ssize_t reset_write(struct file *file, const char __user *ubuf, size_t le
 	int cpu, i;
 
 	mutex_lock(&run_lock);
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
 		for (i = 0; i < NR_TARGETS; i++)
 			per_cpu(target_calls[i], cpu) = 0;
+		per_cpu(eqs_batches, cpu) = 0;
+		per_cpu(eqs_not_watching, cpu) = 0;
+	}
 	mutex_unlock(&run_lock);
 	return len;
 }

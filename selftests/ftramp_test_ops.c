@@ -6,29 +6,54 @@
  * recursion (FTRAMP_OPS_FL_RECURSION: called straight from the trampoline),
  * ops 4-7 do not (ftramp wraps them in ftrace's recursion guard).
  *
+ * The callback also counts, per ops, the calls in which it found itself
+ * preemptible (ftramp promises it never is) and the calls that ended with
+ * need_resched() set: those tasks are preempted in the trampoline's epilogue
+ * right after, i.e. with a return address into ftramp's generated code on
+ * their stack. "spin K USEC" makes ops K's callback udelay() to widen that
+ * window. An ops marked dead ("poison K", once the test unregistered it) must
+ * never be called again: if it is, the global "poisoned" counter goes up.
+ *
  * debugfs (/sys/kernel/debug/ftramp_test/):
  *   ctl     write one command:
  *             filter K <filter>    ftramp_set_filter(ops K, filter, reset=1)
  *             filter+ K <filter>   the same with reset=0 ("!glob" removes)
  *             register K | unregister K | zero
+ *             spin K USEC          ops K's callback spins USEC (0-1000) us per call
+ *             poison K             ops K (unregistered, ftramp holding nothing
+ *                                  for it: EBUSY otherwise) is dead:
+ *                                  its callback counts a call in "poisoned"
+ *                                  instead, and its func is swapped to a poison
+ *                                  callback that does the same (for the list
+ *                                  iterator and the guard wrapper, which read
+ *                                  ops->func); "register K" revives it
  *             stress SWITCHES CTXMASK [MINCALLS]
  *                 ops 0 counts ftramp_target_a for the whole run while ops 1
  *                 is attached and detached SWITCHES times (the site flips
  *                 direct <-> list) and callers run on every CPU in the
- *                 contexts of CTXMASK (1 kthread, 2 timer, 4 hrtimer);
- *                 with bit 8 set, ops 2 is attached throughout as well (the
- *                 site flips list(2) <-> list(3)). Switching goes on past
- *                 SWITCHES until the target made MINCALLS calls.
+ *                 contexts of CTXMASK (1 kthread, 2 timer, 4 hrtimer, 8 eqs:
+ *                 where RCU is not watching); with bit 8 (0x100) set, ops 2 is
+ *                 attached throughout as well (the site flips list(2) <->
+ *                 list(3)). Switching goes on past SWITCHES until the target
+ *                 made MINCALLS calls.
  *             errors are returned as the write's errno.
- *   counts  read: "K calls" per ops.
+ *   counts  read: "K calls preemptible resched" per ops (ops_count in lib.sh
+ *           reads the second field), then "poisoned N" (never reset by zero).
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
+ *
+ * Module parameter leak_on_exit (a deliberately broken API user, for
+ * ftramp_forgetful_user.sh): module exit leaves every ops registered. See
+ * test_ops_exit() for what it may and may not free then.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -37,15 +62,32 @@
 #include "ftramp_target.h"
 
 #define NR_OPS 8
+#define MAX_SPIN_US 1000
 
 struct test_ops {
 	struct ftramp_ops ops;
-	unsigned long __percpu *calls;
 	bool registered;
+	bool dead;		/* poisoned: must never be called */
+	unsigned int spin_us;
 };
 
 static struct test_ops tops[NR_OPS];
 static DEFINE_MUTEX(ctl_lock);
+
+/*
+ * The counters are static per-CPU data of this module, not alloc_percpu(): they
+ * live exactly as long as the module's text and data, which is what a misbehaving
+ * exit (leak_on_exit) needs. See test_ops_exit().
+ */
+static DEFINE_PER_CPU(unsigned long, calls[NR_OPS]);
+static DEFINE_PER_CPU(unsigned long, preempt_seen[NR_OPS]);
+static DEFINE_PER_CPU(unsigned long, resched_seen[NR_OPS]);
+static atomic_long_t poisoned = ATOMIC_LONG_INIT(0);
+
+static bool leak_on_exit;
+module_param(leak_on_exit, bool, 0644);
+MODULE_PARM_DESC(leak_on_exit,
+		 "Test only: module exit does not unregister its ops (ftramp must detach them)");
 
 static struct {
 	unsigned long calls, persistent, switches, ns;
@@ -57,18 +99,43 @@ static void count_cb(unsigned long ip, unsigned long parent_ip,
 		     struct ftramp_ops *ops, struct ftramp_regs *regs)
 {
 	struct test_ops *t = container_of(ops, struct test_ops, ops);
+	int k = t - tops;
+	unsigned int spin;
 
-	this_cpu_inc(*t->calls);
+	if (unlikely(READ_ONCE(t->dead))) {
+		atomic_long_inc(&poisoned);
+		return;
+	}
+	this_cpu_inc(calls[k]);
+	if (unlikely(preemptible()))
+		this_cpu_inc(preempt_seen[k]);
+	spin = READ_ONCE(t->spin_us);
+	if (spin)
+		udelay(spin);
+	if (need_resched())
+		this_cpu_inc(resched_seen[k]);
 }
 
-static unsigned long ops_calls(int k)
+/* What a dead ops' func points to: any call of it is a call after unregister. */
+static void poison_cb(unsigned long ip, unsigned long parent_ip,
+		      struct ftramp_ops *ops, struct ftramp_regs *regs)
+{
+	atomic_long_inc(&poisoned);
+}
+
+static unsigned long sum_cpus(unsigned long __percpu *v)
 {
 	unsigned long sum = 0;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		sum += *per_cpu_ptr(tops[k].calls, cpu);
+		sum += *per_cpu_ptr(v, cpu);
 	return sum;
+}
+
+static unsigned long ops_calls(int k)
+{
+	return sum_cpus(&calls[k]);
 }
 
 static void zero_calls(void)
@@ -76,13 +143,34 @@ static void zero_calls(void)
 	int cpu, k;
 
 	for (k = 0; k < NR_OPS; k++)
-		for_each_possible_cpu(cpu)
-			*per_cpu_ptr(tops[k].calls, cpu) = 0;
+		for_each_possible_cpu(cpu) {
+			per_cpu(calls[k], cpu) = 0;
+			per_cpu(preempt_seen[k], cpu) = 0;
+			per_cpu(resched_seen[k], cpu) = 0;
+		}
+}
+
+/*
+ * Only for an ops ftramp holds nothing for (unregistered, and ftramp cleared
+ * ops->internal): its func may change then.
+ */
+static int do_poison(int k)
+{
+	if (tops[k].registered || READ_ONCE(tops[k].ops.internal))
+		return -EBUSY;
+	WRITE_ONCE(tops[k].dead, true);
+	WRITE_ONCE(tops[k].ops.func, poison_cb);
+	return 0;
 }
 
 static int do_register(int k)
 {
-	int ret = ftramp_register_ops(&tops[k].ops);
+	int ret;
+
+	/* Revive a poisoned ops: ftramp reads func at registration. */
+	WRITE_ONCE(tops[k].ops.func, count_cb);
+	WRITE_ONCE(tops[k].dead, false);
+	ret = ftramp_register_ops(&tops[k].ops);
 
 	if (!ret)
 		tops[k].registered = true;
@@ -104,7 +192,7 @@ static int stress(unsigned long switches, unsigned int mask, unsigned long minca
 	ktime_t t0;
 	int ret;
 
-	mask &= 7;
+	mask &= 0xf;
 	memset(&result, 0, sizeof(result));
 	ret = ftramp_set_filter(&tops[0].ops, "ftramp_target_a", 1) ?:
 	      ftramp_set_filter(&tops[1].ops, "", 1) ?:
@@ -180,6 +268,16 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 			ret = do_register(k);
 		else if (!strcmp(cmd, "unregister"))
 			ret = do_unregister(k);
+		else if (!strcmp(cmd, "poison"))
+			ret = do_poison(k);
+		else if (!strcmp(cmd, "spin")) {
+			unsigned int us;
+
+			if (kstrtouint(arg, 0, &us) == 0 && us <= MAX_SPIN_US) {
+				WRITE_ONCE(tops[k].spin_us, us);
+				ret = 0;
+			}
+		}
 	}
 out:
 	mutex_unlock(&ctl_lock);
@@ -192,7 +290,9 @@ static int counts_show(struct seq_file *m, void *v)
 	int k;
 
 	for (k = 0; k < NR_OPS; k++)
-		seq_printf(m, "%d %lu\n", k, ops_calls(k));
+		seq_printf(m, "%d %lu %lu %lu\n", k, ops_calls(k), sum_cpus(&preempt_seen[k]),
+			   sum_cpus(&resched_seen[k]));
+	seq_printf(m, "poisoned %ld\n", atomic_long_read(&poisoned));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(counts);
@@ -218,9 +318,6 @@ static int __init test_ops_init(void)
 	int k;
 
 	for (k = 0; k < NR_OPS; k++) {
-		tops[k].calls = alloc_percpu(unsigned long);
-		if (!tops[k].calls)
-			goto nomem;
 		tops[k].ops.func = count_cb;
 		tops[k].ops.flags = k < 4 ? FTRAMP_OPS_FL_RECURSION : 0;
 	}
@@ -229,22 +326,37 @@ static int __init test_ops_init(void)
 	debugfs_create_file("counts", 0400, dir, NULL, &counts_fops);
 	debugfs_create_file("result", 0400, dir, NULL, &result_fops);
 	return 0;
-nomem:
-	while (k--)
-		free_percpu(tops[k].calls);
-	return -ENOMEM;
 }
 
+/*
+ * With leak_on_exit this is an API user that forgets to unregister. Think about
+ * what it may still do: the module's exit runs BEFORE the MODULE_STATE_GOING
+ * notifier in which ftramp detaches the forgotten ops (and waits until no CPU or
+ * task is in them), and the module's memory is freed only after that notifier.
+ * So until exit has returned and the notifier has run, the callbacks keep being
+ * called on every CPU. Whatever they touch must outlive exit:
+ *   - tops[] (the ops themselves) and the callbacks' code: module memory, freed
+ *     after the notifier: fine;
+ *   - the counters: had they been alloc_percpu()'d, freeing them here would be
+ *     the very use-after-free ftramp's notifier cannot prevent (it runs too late);
+ *     they would have to be leaked. That is why they are static per-CPU data of
+ *     the module (freed with it, after the notifier) and nothing needs leaking;
+ *   - debugfs: the callbacks do not use it, and an open file pins the module, so
+ *     it is removed as always.
+ */
 static void __exit test_ops_exit(void)
 {
 	int k;
 
 	debugfs_remove(dir);
+	if (leak_on_exit) {
+		pr_info("leak_on_exit: leaving the ops registered\n");
+		return;
+	}
 	for (k = 0; k < NR_OPS; k++) {
 		/* Also releases a filter set on an ops never registered. */
 		if (tops[k].registered || tops[k].ops.internal)
 			ftramp_unregister_ops(&tops[k].ops);
-		free_percpu(tops[k].calls);
 	}
 }
 

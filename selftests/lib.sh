@@ -45,6 +45,27 @@ dmesg_bad() {
     -e 'sleeping function called from invalid context|Call Trace:'
 }
 
+# Expected WARNs. Reads dmesg text from file $2, writes it to file $3 without every
+# WARN block ("------------[ cut here ]------------" up to "---[ end trace <hex> ]---")
+# that has a line matching the extended regex $1, and prints how many it removed. A
+# block with no end line is kept (whatever follows it is scanned as usual).
+strip_expected_warns() {
+  : > "$3"
+  # The regex goes through the environment: awk -v would process its backslashes.
+  WARN_RE=$1 awk -v out="$3" '
+    BEGIN { re = ENVIRON["WARN_RE"] }
+    function flush(keep,   i) { if (keep) for (i = 1; i <= n; i++) print buf[i] > out; n = 0 }
+    /------------\[ cut here \]------------/ { flush(1); inblk = 1; hit = 0 }
+    inblk {
+      buf[++n] = $0
+      if ($0 ~ re) hit = 1
+      if ($0 ~ /---\[ end trace [0-9a-f]+ \]---/) { removed += hit; flush(!hit); inblk = 0 }
+      next
+    }
+    { print > out }
+    END { flush(1); print removed + 0 }' "$2"
+}
+
 # Taint bits that loading an out-of-tree (O, 4096) unsigned (E, 8192) module sets.
 TAINT_EXPECTED=$((4096 | 8192))
 taint() { cat /proc/sys/kernel/tainted; }
@@ -79,3 +100,34 @@ target_count() { awk -v f="$1" '$1 == f { print $2 }' "$TARGET_DIR/count"; }
 stat_field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$FTRAMP_DIR/stats"; }
 result_field() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_DIR/result"; }
 site_line() { awk -v f="$1" '$1 == f' "$FTRAMP_DIR/enabled_functions"; }
+# Field $2 (1-based) of ops $1's line in counts ("K calls preemptible resched").
+ops_field() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$TEST_DIR/counts"; }
+# Calls of poisoned (dead, unregistered) ops since ftramp_test_ops was loaded.
+poisoned() { awk '$1 == "poisoned" { print $2 }' "$TEST_DIR/counts"; }
+# ftramp's test knobs (module parameters; only with FTRAMP_TEST_KNOBS).
+knob() { cat "/sys/module/ftramp/parameters/$1"; }
+set_knob() { echo "$2" > "/sys/module/ftramp/parameters/$1"; }
+
+# "name trampoline" for each of ftramp's sites, sorted.
+ftramp_sites() {
+  awk '{ t = $4; sub(/^tramp=/, "", t); print $1, t }' "$FTRAMP_DIR/enabled_functions" | sort
+}
+# "name target" for each function the kernel has a direct call on, sorted, from
+# /sys/kernel/tracing/enabled_functions (6.12: a record line "name [mod] (refs) R   D   M
+# <tab>tramp: ..." whose flags have "D", then a line "<tab>direct--><target>"). A record
+# whose D flag and direct--> line disagree is printed with target "INCONSISTENT".
+kernel_direct() {
+  awk '
+    function out() {
+      if (name != "" && (d || addr != ""))
+        print name, (d && addr != "" ? addr : "INCONSISTENT")
+      name = ""
+    }
+    /^[^ \t]/ {
+      out(); name = $1; d = 0; addr = ""
+      if (match($0, /\([0-9]+\)[^\t]*/) && substr($0, RSTART, RLENGTH) ~ / D /) d = 1
+      next
+    }
+    /^[ \t]+direct-->/ { addr = $0; sub(/.*direct-->/, "", addr); sub(/[ \t]+$/, "", addr) }
+    END { out() }' "$TRACEFS/enabled_functions" | sort
+}

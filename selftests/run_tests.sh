@@ -6,6 +6,13 @@
 # WARN/BUG/Oops/KASAN/lockdep/RCU-stall report (lib.sh: dmesg_bad) and on any new
 # taint bit; with kmemleak built in it ends with a leak scan.
 #
+# A test that provokes a WARN on purpose declares it: it writes an extended regex to
+# $RESULTS/<name>.expected-warn. Then every WARN block ("cut here" .. "end trace") of
+# its kernel log with a line matching the regex is taken out before the scan (the rest
+# is scanned as usual, into <name>.dmesg-scanned), at least one such block must be
+# there ("expected WARN not seen" otherwise), and taint bit 512 (TAINT_WARN) is
+# allowed for it. $RESULTS/<name>.expected-taint allows other taint bits the same way.
+#
 # usage: run_tests.sh RESULTS_DIR [TEST...]
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +27,8 @@ if [ ${#TESTS[@]} -eq 0 ]; then
          ftramp_load_failure.sh ftramp_ops_lifecycle.sh ftramp_batch.sh
          ftramp_nodrop_stress.sh ftramp_skip_sensitivity.sh ftramp_coexistence.sh
          ftramp_unload_under_load.sh ftramp_samples.sh ftramp_hostile_input.sh
-         ftramp_ui_concurrency.sh ftramp_list_window.sh ftramp_harness_check.sh)
+         ftramp_ui_concurrency.sh ftramp_list_window.sh ftramp_forgetful_user.sh
+         ftramp_rcu_not_watching.sh ftramp_harness_check.sh)
 fi
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 
@@ -40,7 +48,7 @@ for t in "${TESTS[@]}"; do
   i=$((i + 1))
   name=${t%.sh}
   echo "# selftests: ftramp: $t"
-  rm -f "$RESULTS/$name.expected-taint"
+  rm -f "$RESULTS/$name.expected-taint" "$RESULTS/$name.expected-warn"
   taint_before=$(taint)
   start=$(date +%s.%N)
   export RESULTS
@@ -51,12 +59,20 @@ for t in "${TESTS[@]}"; do
   dmesg -c > "$RESULTS/$name.dmesg"
   reason=
   [ $rc -eq 124 ] && reason="timed out after ${TEST_TIMEOUT}s"
-  if bad=$(dmesg_bad < "$RESULTS/$name.dmesg"); then
+  allowed=$TAINT_EXPECTED
+  scanned=$RESULTS/$name.dmesg
+  if [ -f "$RESULTS/$name.expected-warn" ]; then
+    scanned=$RESULTS/$name.dmesg-scanned
+    seen=$(strip_expected_warns "$(cat "$RESULTS/$name.expected-warn")" "$RESULTS/$name.dmesg" "$scanned")
+    echo "# expected WARNs (/$(cat "$RESULTS/$name.expected-warn")/) taken out of the scan: $seen"
+    [ "$seen" -gt 0 ] || reason="expected WARN not seen"
+    allowed=$((allowed | 512))
+  fi
+  if bad=$(dmesg_bad < "$scanned"); then
     echo "# kernel log reports (full log: $RESULTS/$name.dmesg):"
     echo "$bad" | head -20 | sed 's/^/#   /'
     reason="${reason:+$reason; }kernel log has WARN/BUG/Oops/lockdep/KASAN/stall reports"
   fi
-  allowed=$TAINT_EXPECTED
   [ -f "$RESULTS/$name.expected-taint" ] && allowed=$((allowed | $(cat "$RESULTS/$name.expected-taint")))
   new_taint=$(( $(taint) & ~taint_before & ~allowed ))
   [ $new_taint -ne 0 ] && reason="${reason:+$reason; }new kernel taint $new_taint"
