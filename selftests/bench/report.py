@@ -277,7 +277,8 @@ def profile(out, ic):
     out.append(f"| save + restore `rax rdi rsi rdx rcx r8 r9` (7 push, 7 pop) | {fmt(fr_ - fl)} "
                f"| `direct_regs` − `direct` |")
     out.append(f"| load the callback's 4 arguments (`mov 16(%rbp),%rsi`, 2× `movabs`, "
-               f"`mov %rsp,%rcx`) + the ops entry stub (`movabs $ops,%rdx; jmp`) | {fmt(ft1 - fr_)} "
+               f"`mov %rsp,%rcx`), the ops entry stub (`movabs $ops,%rdx; jmp`), and "
+               f"preemption off/on around the call (`incl`, `decl`, `jnz`) | {fmt(ft1 - fr_)} "
                f"| ftramp − `direct_regs` |")
     out.append(f"| **ftramp, 1 ops** | **{fmt(ft1)}** | |")
     out.append("")
@@ -287,8 +288,9 @@ def profile(out, ic):
         fixed = c2 - 2 * per
         out.append(f"List iterator: cost ≈ {fmt(fixed)} + {fmt(per)} × ops instructions "
                    f"(fit of 2 and 8 ops); the fixed part over the 1-ops path "
-                   f"({fmt(fixed - (ft1 - 4))}) is `list_iter` itself: the recursion guard "
-                   f"(lock and unlock through the C helper), `rcu_is_watching()`, the list load.\n")
+                   f"({fmt(fixed - (ft1 - 4))}) is `list_iter` itself: the list-level recursion guard "
+                   f"(lock and unlock through the C helper) and the list load; per ops: the "
+                   f"entry load and its tombstone test, the argument moves, the indirect call.\n")
 
 
 def plot(path, ic, wl):
