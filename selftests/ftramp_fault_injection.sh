@@ -24,7 +24,7 @@
 # at the unregister's first point, which must not matter) and poisoned: it must
 # never be called again.
 #
-# After every iteration, and after every failed operation:
+# After every iteration (3 first, then 1 and 2), and after every failed operation (1, 2):
 #   1. ftramp's enabled_functions lists exactly the sites the model says (ops count
 #      and mode per function) and, after a failure, is byte-identical to before
 #      (trampoline addresses included); the trampoline slots in use are exactly
@@ -145,7 +145,7 @@ check_calls() { # label
     [ "$got" = $(( W[$f] * M )) ] || fail "$1: count hook on $f counted $got calls, want $(( W[$f] * M ))"
   done
 }
-check() { check_sites "$1"; check_calls "$1"; CHECKS=$((CHECKS + 1)); }
+check() { check_calls "$1"; check_sites "$1"; CHECKS=$((CHECKS + 1)); }
 
 # Runs "$@" with the N-th fault point from now failing. Sets RC (the command's
 # status), HIT (1 if the N-th point was reached and failed) and DONE (1 if the
