@@ -287,16 +287,15 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 		} else if (!strcmp(cmd, "filter+")) {
 			revive(k);
 			ret = ftramp_set_filter(&tops[k].ops, arg, 0);
-		}
-		else if (!strcmp(cmd, "register"))
+		} else if (!strcmp(cmd, "register")) {
 			ret = do_register(k);
-		else if (!strcmp(cmd, "unregister"))
+		} else if (!strcmp(cmd, "unregister")) {
 			ret = do_unregister(k);
-		else if (!strcmp(cmd, "poison"))
+		} else if (!strcmp(cmd, "poison")) {
 			ret = do_poison(k);
-		else if (!strcmp(cmd, "retire"))
+		} else if (!strcmp(cmd, "retire")) {
 			ret = do_unregister(k) ?: do_poison(k);
-		else if (!strcmp(cmd, "spin")) {
+		} else if (!strcmp(cmd, "spin")) {
 			unsigned int us;
 
 			if (kstrtouint(arg, 0, &us) == 0 && us <= MAX_SPIN_US) {
