@@ -12,9 +12,17 @@
 # ftramp itself unloads cleanly. The WARNs are declared to run_tests.sh
 # (<name>.expected-warn), which takes them, and only them, out of the scan.
 #
-# FORGETFUL_BREAK=noleak (shows the test failing): unload without leak_on_exit, so the
-# user does unregister and no WARN comes: "want 3 WARNs" here, "expected WARN not
-# seen" from run_tests.sh.
+# Shown failing (Dec 2026, by hand):
+#   FORGETFUL_BREAK=noleak: unload without leak_on_exit (the user does unregister):
+#     # FAIL: want 3 WARNs (one per forgotten ops), got 0
+#     # expected WARNs (/ftramp: module ftramp_test_ops .../) taken out of the scan: 0
+#     # FAIL: expected WARN not seen
+#   demo_bug=6 of selftests/mutants/demo_bugs.patch (the GOING notifier does nothing):
+#   the callers keep calling the freed module's callbacks and the guest dies at rmmod:
+#     BUG: unable to handle page fault for address: ffffffffa002a000
+#     Oops: Oops: 0010 [#1] PREEMPT SMP
+#     RIP: 0010:0xffffffffa002a000   (list_iter+0x76 [ftramp] <- ftramp_target_a <- hrtimer_caller)
+#     Kernel panic - not syncing: Fatal exception in interrupt
 . "$(dirname "$0")/lib.sh"
 
 WARN_RE='ftramp: module ftramp_test_ops is going away with ops [0-9a-f]+ \(.*\) still registered: detached'

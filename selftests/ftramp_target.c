@@ -213,7 +213,7 @@ static int kthread_caller(void *data)
  */
 static bool eqs_step(struct caller *c)
 {
-	unsigned long n = min(c->remaining, (unsigned long)EQS_BATCH);
+	unsigned long n = min_t(unsigned long, c->remaining, EQS_BATCH);
 	bool noop = READ_ONCE(eqs_noop), watching;
 
 	if (READ_ONCE(callers_stop))

@@ -19,14 +19,20 @@
  *             filter K <filter>    ftramp_set_filter(ops K, filter, reset=1)
  *             filter+ K <filter>   the same with reset=0 ("!glob" removes)
  *             register K | unregister K | zero
- *             spin K USEC          ops K's callback spins USEC (0-1000) us per call
+ *             spin K USEC          ops K's callback spins USEC (0-5000) us per call
  *             poison K             ops K (unregistered, ftramp holding nothing
  *                                  for it: EBUSY otherwise) is dead:
  *                                  its callback counts a call in "poisoned"
  *                                  instead, and its func is swapped to a poison
  *                                  callback that does the same (for the list
  *                                  iterator and the guard wrapper, which read
- *                                  ops->func); "register K" revives it
+ *                                  ops->func); "filter K ..." or "register K"
+ *                                  revives it. The callback also looks at the
+ *                                  mark at its end: a call in flight when
+ *                                  unregister returned counts too
+ *             retire K             unregister K, then poison K at once (in the
+ *                                  same write: a callback still running when
+ *                                  unregister returned is caught at its end)
  *             stress SWITCHES CTXMASK [MINCALLS]
  *                 ops 0 counts ftramp_target_a for the whole run while ops 1
  *                 is attached and detached SWITCHES times (the site flips
@@ -62,7 +68,7 @@
 #include "ftramp_target.h"
 
 #define NR_OPS 8
-#define MAX_SPIN_US 1000
+#define MAX_SPIN_US 5000
 
 struct test_ops {
 	struct ftramp_ops ops;
@@ -112,6 +118,9 @@ static void count_cb(unsigned long ip, unsigned long parent_ip,
 	spin = READ_ONCE(t->spin_us);
 	if (spin)
 		udelay(spin);
+	/* Still running although the unregister that preceded "poison" returned? */
+	if (unlikely(READ_ONCE(t->dead)))
+		atomic_long_inc(&poisoned);
 	if (need_resched())
 		this_cpu_inc(resched_seen[k]);
 }
@@ -163,13 +172,23 @@ static int do_poison(int k)
 	return 0;
 }
 
+/*
+ * Revives a poisoned ops before ftramp gets it again (a filter or a registration
+ * creates ftramp's record, and func must not change while it exists).
+ */
+static void revive(int k)
+{
+	if (READ_ONCE(tops[k].ops.internal))
+		return;
+	WRITE_ONCE(tops[k].ops.func, count_cb);
+	WRITE_ONCE(tops[k].dead, false);
+}
+
 static int do_register(int k)
 {
 	int ret;
 
-	/* Revive a poisoned ops: ftramp reads func at registration. */
-	WRITE_ONCE(tops[k].ops.func, count_cb);
-	WRITE_ONCE(tops[k].dead, false);
+	revive(k);
 	ret = ftramp_register_ops(&tops[k].ops);
 
 	if (!ret)
@@ -194,6 +213,8 @@ static int stress(unsigned long switches, unsigned int mask, unsigned long minca
 
 	mask &= 0xf;
 	memset(&result, 0, sizeof(result));
+	for (i = 0; i < 3; i++)
+		revive(i);
 	ret = ftramp_set_filter(&tops[0].ops, "ftramp_target_a", 1) ?:
 	      ftramp_set_filter(&tops[1].ops, "", 1) ?:
 	      do_register(0) ?: do_register(1);
@@ -260,17 +281,21 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 		while (*arg && *arg != ' ')	/* skip K */
 			arg++;
 		arg = skip_spaces(arg);
-		if (!strcmp(cmd, "filter"))
+		if (!strcmp(cmd, "filter")) {
+			revive(k);
 			ret = ftramp_set_filter(&tops[k].ops, arg, 1);
-		else if (!strcmp(cmd, "filter+"))
+		} else if (!strcmp(cmd, "filter+")) {
+			revive(k);
 			ret = ftramp_set_filter(&tops[k].ops, arg, 0);
-		else if (!strcmp(cmd, "register"))
+		} else if (!strcmp(cmd, "register")) {
 			ret = do_register(k);
-		else if (!strcmp(cmd, "unregister"))
+		} else if (!strcmp(cmd, "unregister")) {
 			ret = do_unregister(k);
-		else if (!strcmp(cmd, "poison"))
+		} else if (!strcmp(cmd, "poison")) {
 			ret = do_poison(k);
-		else if (!strcmp(cmd, "spin")) {
+		} else if (!strcmp(cmd, "retire")) {
+			ret = do_unregister(k) ?: do_poison(k);
+		} else if (!strcmp(cmd, "spin")) {
 			unsigned int us;
 
 			if (kstrtouint(arg, 0, &us) == 0 && us <= MAX_SPIN_US) {
