@@ -17,7 +17,9 @@
 #     the trampoline, which unregister frees once its wait says nobody can be in it.
 #     The test counts those callbacks (there must be some: the window was really
 #     hit) and requires no oops, no callback running or called after unregister
-#     returned (poisoned), and every load and unload to work.
+#     returned (poisoned), and every load and unload to work. The trampoline slot
+#     of every site that went must be int3 filler afterwards, and no later site may
+#     get it back within the test (slots are reused first in, first out).
 #
 # Mutants (run by hand, never in the default suite; PREEMPT_PARTS=a or b runs one part):
 #
@@ -48,6 +50,13 @@
 #     list -> direct) only ftramp's wait protects: in a separate run the "retire" check
 #     caught the mutant in 14 of 20 unregisters (0 of 40 without the mutant); hence
 #     RETIRES unregisters per such cycle.
+#
+#   demo_bug=7 / 8 of selftests/mutants/demo_bugs.patch (freed slots not refilled with
+#   int3 / reused last in, first out), PREEMPT_PARTS=b CYCLES=6:
+#       # FAIL: cycle 2: freed trampoline slot ffffffffa002c100 is not int3 filler: 554889e55057...
+#       # FAIL: cycle 2: freed trampoline slot ffffffffa002c100 is already another site's: slots are not reused FIFO
+#   demo_bug=3 (unregister does not detach), PREEMPT_PARTS=b:
+#       # FAIL: cycle 1, round 1: ops 0 called 2089697 times after (or still running when) unregister returned
 . "$(dirname "$0")/lib.sh"
 
 PARTS=${PREEMPT_PARTS:-ab}    # by hand: "a" or "b" alone
@@ -98,7 +107,20 @@ fi
 # keeps unregister from returning under a running callback (when a site goes,
 # ftrace's unregister_ftrace_direct() waits for RCU-tasks itself).
 echo "start a 1" > "$TARGET_DIR/run" || fail "cannot start callers"
-total_resched=0 total_calls=0 hit_cycles=0 retired=0
+total_resched=0 total_calls=0 hit_cycles=0 retired=0 freed="" pending="" peeked=0
+# The trampoline slot of the site that went in the last cycle: freed, so all int3
+# (a task still in it would trap, unclaimed, instead of running stale code).
+check_freed_slot() {
+  [ -n "$pending" ] || return 0
+  echo "$pending 128" > "$TEST_DIR/peek" || fail "$1: peek at $pending"
+  local b; b=$(cat "$TEST_DIR/peek")
+  if [ "$b" != "$(printf 'cc%.0s' $(seq 1 128))" ]; then
+    grep -q "tramp=0x$pending\$" "$FTRAMP_DIR/enabled_functions" &&
+      fail "$1: freed trampoline slot $pending is already another site's: slots are not reused FIFO"
+    fail "$1: freed trampoline slot $pending is not int3 filler: $b"
+  fi
+  pending="" peeked=$((peeked + 1))
+}
 for i in $(seq 1 "$CYCLES"); do
   case $((i % 4)) in
     1) hook=0 end=retire; set -- 0 ;;
@@ -110,12 +132,17 @@ for i in $(seq 1 "$CYCLES"); do
     echo "ftramp_target_a count" >> "$FTRAMP_DIR/hooks" || fail "cycle $i: hook"
   fi
   is_loaded ftramp_test_ops || insmod "$TEST_OPS_KO" || fail "cycle $i: insmod ftramp_test_ops"
+  check_freed_slot "cycle $i"
   rounds=1; [ $hook = 1 ] && [ $end = retire ] && rounds=$RETIRES
   for r in $(seq 1 $rounds); do
     for k in "$@"; do
       ctl spin "$k" "$SPIN_US" && ctl filter "$k" ftramp_target_a && ctl register "$k" ||
         fail "cycle $i: attach ops $k"
     done
+    tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
+    [ $hook = 1 ] || case " $freed " in
+      *" $tramp "*) fail "cycle $i: the site got slot $tramp again, freed before: slots are not reused FIFO" ;;
+    esac
     sleep $([ $rounds = 1 ] && echo 0.2 || echo 0.05)
     if [ $end = retire ]; then
       for k in "$@"; do ctl retire "$k" || fail "cycle $i: unregister and poison ops $k"; done
@@ -138,11 +165,14 @@ for i in $(seq 1 "$CYCLES"); do
     echo "!ftramp_target_a count" >> "$FTRAMP_DIR/hooks" || fail "cycle $i: unhook"
   fi
   [ -z "$(site_line ftramp_target_a)" ] || fail "cycle $i: site left: $(site_line ftramp_target_a)"
+  [ $hook = 1 ] || { freed="$freed $tramp"; pending=$tramp; }
   total_resched=$((total_resched + res)); total_calls=$((total_calls + calls))
   [ $hook = 1 ] && [ $end = retire ] && retired=$((retired + rounds))
   [ "$res" -gt 0 ] && hit_cycles=$((hit_cycles + 1))
 done
 echo stop > "$TARGET_DIR/run" || fail "cannot stop callers"
+insmod "$TEST_OPS_KO" && check_freed_slot "end" && rmmod ftramp_test_ops || fail "end: checking the last freed slot"
+diag "freed site slots: $peeked checked all int3, none reused (FIFO)"
 diag "$CYCLES cycles ($retired unregisters beside a hook), spin ${SPIN_US} us: $total_calls callbacks, $total_resched ended with need_resched (preempted in the trampoline) in $hit_cycles cycles"
 [ "$(stat_field slots)" = "$slots0" ] || fail "slots in use: $(stat_field slots), $slots0 at the start"
 [ "$total_resched" -gt 0 ] || fail "no callback ever ended with need_resched set: the window was never hit"

@@ -46,6 +46,8 @@
  *   counts  read: "K calls preemptible resched" per ops (ops_count in lib.sh
  *           reads the second field), then "poisoned N" (never reset by zero).
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
+ *   peek    write "ADDR LEN" (hex address, 1-128 bytes), then read: those bytes in
+ *           hex (copy_from_kernel_nofault), e.g. a freed trampoline slot's int3 filler.
  *
  * Module parameter leak_on_exit (a deliberately broken API user, for
  * ftramp_forgetful_user.sh): module exit leaves every ops registered. See
@@ -331,6 +333,66 @@ static int result_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(result);
 
+/* peek: the bytes at a kernel address (ftramp's trampoline slots), for the tests. */
+#define PEEK_MAX 128
+static DEFINE_MUTEX(peek_lock);
+static unsigned long peek_addr;
+static unsigned int peek_len;
+
+static ssize_t peek_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char buf[64];
+	unsigned long addr;
+	unsigned int n;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%lx %u", &addr, &n) != 2 || !n || n > PEEK_MAX)
+		return -EINVAL;
+	mutex_lock(&peek_lock);
+	peek_addr = addr;
+	peek_len = n;
+	mutex_unlock(&peek_lock);
+	return len;
+}
+
+static int peek_show(struct seq_file *m, void *v)
+{
+	u8 bytes[PEEK_MAX];
+	unsigned int i;
+	int ret = 0;
+
+	mutex_lock(&peek_lock);
+	if (!peek_len) {
+		ret = -EINVAL;
+	} else if (copy_from_kernel_nofault(bytes, (void *)peek_addr, peek_len)) {
+		ret = -EFAULT;
+	} else {
+		for (i = 0; i < peek_len; i++)
+			seq_printf(m, "%02x", bytes[i]);
+		seq_putc(m, '\n');
+	}
+	mutex_unlock(&peek_lock);
+	return ret;
+}
+
+static int peek_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, peek_show, NULL);
+}
+
+static const struct file_operations peek_fops = {
+	.owner = THIS_MODULE,
+	.open = peek_open,
+	.read = seq_read,
+	.write = peek_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 static const struct file_operations ctl_fops = {
 	.owner = THIS_MODULE,
 	.write = ctl_write,
@@ -350,6 +412,7 @@ static int __init test_ops_init(void)
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
 	debugfs_create_file("counts", 0400, dir, NULL, &counts_fops);
 	debugfs_create_file("result", 0400, dir, NULL, &result_fops);
+	debugfs_create_file("peek", 0600, dir, NULL, &peek_fops);
 	return 0;
 }
 
