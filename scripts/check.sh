@@ -52,7 +52,7 @@ fi
 
 say "booting the test VM and running the kselftests (log: $RESULTS/console.log)"
 # KASAN slows the guest about 2.6x: the debug flavour gets longer limits.
-if [ "$FTRAMP_FLAVOUR" = debug ]; then test_limit=1800 vm_limit=7200; else test_limit=600 vm_limit=2400; fi
+if [ "$FTRAMP_FLAVOUR" = debug ]; then test_limit=1800 vm_limit=7200; else test_limit=900 vm_limit=3600; fi
 scripts/vm.sh "$kb" "$RESULTS" "${FTRAMP_VM_TIMEOUT:-$vm_limit}" \
   "TEST_TIMEOUT=${FTRAMP_TEST_TIMEOUT:-$test_limit} FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' $FTRAMP_TOP/selftests/run_tests.sh $RESULTS ${FTRAMP_TESTS:-}" \
   | tee "$RESULTS/ktap.log"
