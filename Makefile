@@ -6,9 +6,12 @@
 #   make run          boot the VM and show ftramp at work
 #   make bench        per-call and switching cost vs ftrace etc. in the VM (not a test)
 #   make lint         rustfmt --check and clippy
-#   make module       build ftramp.ko and the test modules only
+#   make module       build ftramp.ko and the test modules only (KDIR=<tree>: your kernel)
 #   make kernel       build (or find) the cached test kernel
 #   make setup        install the toolchain (Debian packages, bindgen, virtme-ng)
+#
+# KERNEL=6.12 or KERNEL=7.3 selects the test kernel for any target; without it `check`
+# and `lint` take both and the others 6.12.
 
 SHELL := /bin/bash
 export FTRAMP_FLAVOUR ?= default
@@ -23,8 +26,12 @@ setup:
 kernel: setup
 	@scripts/kernel.sh
 
-module: setup
-	@scripts/module.sh "$$(scripts/kernel.sh)"
+module:
+ifdef KDIR
+	@scripts/module.sh "$(KDIR)"
+else
+	@scripts/setup.sh && scripts/module.sh "$$(scripts/kernel.sh)"
+endif
 
 check:
 	@scripts/check.sh
@@ -39,7 +46,8 @@ bench:
 	@scripts/bench.sh
 
 lint: setup
-	@scripts/lint.sh "$$(scripts/kernel.sh)"
+	@set -e; for k in $${KERNEL:-6.12 7.3}; do \
+	  echo "[lint] kernel $$k"; KERNEL=$$k scripts/lint.sh "$$(KERNEL=$$k scripts/kernel.sh)"; done
 
 clean:
 	@. scripts/env.sh; kb=$$(kernel_dir)/build; \

@@ -12,10 +12,6 @@ say "results and logs: $RESULTS"
 
 t0=$(date +%s)
 scripts/setup.sh >"$RESULTS/setup.log" 2>&1 || { cat "$RESULTS/setup.log" >&2; say "setup failed"; exit 1; }
-kb=$(scripts/kernel.sh) || { say "kernel build failed"; exit 1; }
-t1=$(date +%s)
-scripts/module.sh "$kb" FTRAMP_TEST_KNOBS=y || { say "module build failed"; exit 1; }
-t2=$(date +%s)
 
 passed=0 failed=0
 tally() { # reads KTAP, counts top-level results
@@ -27,7 +23,7 @@ tally() { # reads KTAP, counts top-level results
 # Host unit tests of the core-only Rust (parsing, encoding, state machines).
 if [ -f rust/host/Cargo.toml ]; then
   say "host unit tests (cargo test)"
-  if cargo test --quiet --manifest-path rust/host/Cargo.toml >"$RESULTS/unit.log" 2>&1; then
+  if timeout 600 cargo test --quiet --manifest-path rust/host/Cargo.toml >"$RESULTS/unit.log" 2>&1; then
     p=$(awk '/^test result:/ { s += $4 } END { print s + 0 }' "$RESULTS/unit.log")
     echo "# host unit tests: $p passed"
     passed=$((passed + p))
@@ -50,22 +46,49 @@ if [ -x selftests/model/run.sh ]; then
   fi
 fi
 
-say "booting the test VM and running the kselftests (log: $RESULTS/console.log)"
+# The kselftests, once per test kernel (KERNEL=6.12 or KERNEL=7.3 runs one).
 # KASAN slows the guest about 2.6x: the debug flavour gets longer limits.
 if [ "$FTRAMP_FLAVOUR" = debug ]; then test_limit=1800 vm_limit=7200; else test_limit=900 vm_limit=3600; fi
-scripts/vm.sh "$kb" "$RESULTS" "${FTRAMP_VM_TIMEOUT:-$vm_limit}" \
-  "TEST_TIMEOUT=${FTRAMP_TEST_TIMEOUT:-$test_limit} FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' $FTRAMP_TOP/selftests/run_tests.sh $RESULTS ${FTRAMP_TESTS:-}" \
-  | tee "$RESULTS/ktap.log"
-rc=${PIPESTATUS[0]}
-t3=$(date +%s)
-tally "$RESULTS/ktap.log"
-planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$RESULTS/ktap.log" | head -1)
-ran=$(grep -cE '^(not )?ok ' "$RESULTS/ktap.log")
-if [ "$rc" -ne 0 ] || [ -z "$planned" ] || [ "$ran" -ne "$planned" ]; then
-  say "the VM run did not complete (rc=$rc, ${ran}/${planned:-?} tests); console tail:"
-  tail -40 "$RESULTS/console.log" >&2
-  failed=$((failed + 1))
-fi
-say "times: setup+kernel $((t1 - t0))s, modules $((t2 - t1))s, VM $((t3 - t2))s, total $((t3 - t0))s"
+times=""
+for k in ${KERNEL:-$FTRAMP_KERNELS}; do
+  kres=$RESULTS/$k
+  mkdir -p "$kres"
+  echo "# kernel $k ($FTRAMP_FLAVOUR)"
+  tk=$(date +%s)
+  kb=$(KERNEL=$k scripts/kernel.sh) || { echo "not ok - kernel $k: build failed"; failed=$((failed + 1)); continue; }
+  tm=$(date +%s)
+  KERNEL=$k scripts/module.sh "$kb" FTRAMP_TEST_KNOBS=y ||
+    { echo "not ok - kernel $k: module build failed"; failed=$((failed + 1)); continue; }
+  tv=$(date +%s)
+  # The whole suite on a CPU whose mitigations are the heaviest TCG can show: Skylake with
+  # retbleed=stuff (call depth tracking, call_depth_return_thunk, ITS); then a few tests
+  # on an AMD Zen 1 model (untrained returns and srso_return_thunk).
+  runs=("suite|${FTRAMP_CPU-Skylake-Client}|${FTRAMP_APPEND-retbleed=stuff spectre_v2=retpoline}|${FTRAMP_TESTS:-}")
+  [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ] &&
+    runs+=("epyc|EPYC||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh")
+  for r in "${runs[@]}"; do
+    IFS='|' read -r name cpu append tests <<< "$r"
+    rres=$kres; [ "$name" = suite ] || rres=$kres/$name
+    mkdir -p "$rres"
+    echo "# kernel $k, run '$name': cpu ${cpu:-qemu default}${append:+, $append}"
+    say "kernel $k, run '$name': booting the test VM and running the kselftests (log: $rres/console.log)"
+    FTRAMP_CPU=$cpu FTRAMP_APPEND=$append KERNEL=$k scripts/vm.sh "$kb" "$rres" "${FTRAMP_VM_TIMEOUT:-$vm_limit}" \
+      "TEST_TIMEOUT=${FTRAMP_TEST_TIMEOUT:-$test_limit} FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' $FTRAMP_TOP/selftests/run_tests.sh $rres $tests" \
+      | tee "$rres/ktap.log"
+    rc=${PIPESTATUS[0]}
+    tally "$rres/ktap.log"
+    planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$rres/ktap.log" | head -1)
+    ran=$(grep -cE '^(not )?ok ' "$rres/ktap.log")
+    if [ "$rc" -ne 0 ] || [ -z "$planned" ] || [ "$ran" -ne "$planned" ]; then
+      say "kernel $k, run '$name': the VM run did not complete (rc=$rc, ${ran}/${planned:-?} tests); console tail:"
+      tail -40 "$rres/console.log" >&2
+      echo "not ok - kernel $k, run '$name': the VM run did not complete"
+      failed=$((failed + 1))
+    fi
+  done
+  te=$(date +%s)
+  times="$times; $k: kernel $((tm - tk))s, modules $((tv - tm))s, VM $((te - tv))s"
+done
+say "times: total $(( $(date +%s) - t0 ))s${times}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

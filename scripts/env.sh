@@ -12,16 +12,36 @@ KMAKE_VARS=(LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
             CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFMT=/usr/bin/rustfmt
             "BINDGEN=$(command -v bindgen || echo bindgen)")
 
+# The test kernels: `KERNEL=6.12` or `KERNEL=7.3` selects one for any target; `make check`
+# and `make lint` take every one in FTRAMP_KERNELS when KERNEL is not set.
+FTRAMP_KERNELS="6.12 7.3"
+FTRAMP_KERNEL=${KERNEL:-${FTRAMP_KERNEL:-6.12}}
+case " $FTRAMP_KERNELS " in
+  *" $FTRAMP_KERNEL "*) ;;
+  *) echo "KERNEL=$FTRAMP_KERNEL: not one of: $FTRAMP_KERNELS" >&2; exit 2 ;;
+esac
+export FTRAMP_KERNEL
+
+# The Debian package that carries the kernel's source, and its version.
+kernel_pkg() { echo "linux-source-$FTRAMP_KERNEL"; }
+kernel_pkg_version() { dpkg-query -W -f='${Version}' "$(kernel_pkg)" 2>/dev/null; }
+
+# The configuration fragment of the selected kernel and flavour, on stdout: the common
+# lines, the version's own lines (Kconfig names that differ), the flavour's extras.
+kernel_fragment() {
+  cat "$FTRAMP_TOP/selftests/config" "$FTRAMP_TOP/selftests/config-$FTRAMP_KERNEL"
+  [ "$FTRAMP_FLAVOUR" = debug ] && cat "$FTRAMP_TOP/selftests/config.debug"
+  return 0
+}
+
 # The kernel is keyed by source version + config fragment(s) + toolchain, so a
 # change of any of them builds a new one and nothing else ever rebuilds it.
 kernel_key() {
-  local ver frag
-  ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-  frag=$FTRAMP_TOP/selftests/config
+  local ver
+  ver=$(kernel_pkg_version)
   {
-    cat "$frag"
-    [ "$FTRAMP_FLAVOUR" = debug ] && cat "$FTRAMP_TOP/selftests/config.debug"
-    /usr/bin/rustc --version; clang-19 --version | head -1; bindgen --version
+    kernel_fragment
+    /usr/bin/rustc --version; clang-19 --version | head -1; bindgen --version; pahole --version
   } | sha256sum | cut -c1-12 | sed "s/^/$ver-$FTRAMP_FLAVOUR-/"
 }
 

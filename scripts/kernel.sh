@@ -12,24 +12,25 @@ if [ -e "$kdir/build/.ftramp-built" ]; then
   exit 0
 fi
 
-ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+pkg=$(kernel_pkg)
+ver=$(kernel_pkg_version)
+[ -n "$ver" ] || { log "$pkg is not installed (make setup installs it)"; exit 1; }
 src=$FTRAMP_CACHE/src-$ver
 if [ ! -e "$src/.ftramp-unpacked" ]; then
-  log "unpacking /usr/src/linux-source-6.12.tar.xz ($ver) into $src"
+  log "unpacking /usr/src/$pkg.tar.xz ($ver) into $src"
   rm -rf "$src"; mkdir -p "$src"
-  tar -xf /usr/src/linux-source-6.12.tar.xz -C "$src" --strip-components=1
+  tar -xf "/usr/src/$pkg.tar.xz" -C "$src" --strip-components=1
   touch "$src/.ftramp-unpacked"
 fi
 
 mkdir -p "$kdir/build"
 logf=$kdir/build.log
 frag=$kdir/fragment.config
-cat "$FTRAMP_TOP/selftests/config" > "$frag"
-[ "$FTRAMP_FLAVOUR" = debug ] && cat "$FTRAMP_TOP/selftests/config.debug" >> "$frag"
+kernel_fragment > "$frag"
 
 {
   echo "# ftramp test kernel $ver flavour=$FTRAMP_FLAVOUR"
-  /usr/bin/rustc --version; clang-19 --version | head -1; bindgen --version
+  /usr/bin/rustc --version; clang-19 --version | head -1; bindgen --version; pahole --version
 } > "$logf"
 
 log "configuring (allnoconfig + $(basename "$frag")), log: $logf"
@@ -49,7 +50,7 @@ while IFS= read -r line; do
 done < "$frag"
 [ $bad -eq 0 ] || { log "config fragment does not hold"; exit 1; }
 
-log "building with -j$(nproc) (about 11 minutes on 2 cores), log: $logf"
+log "building $ver with -j$(nproc) (about 15 minutes on 2 cores), log: $logf"
 start=$(date +%s)
 make -C "$src" O="$kdir/build" "${KMAKE_VARS[@]}" -j"$(nproc)" >>"$logf" 2>&1 &
 pid=$!

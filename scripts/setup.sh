@@ -33,8 +33,10 @@ declare -A want=(
   [kmod]=/usr/bin/kmod
   [spin]=/usr/bin/spin
   [linux-source-6.12]=/usr/src/linux-source-6.12.tar.xz
+  [linux-source-7.3]=/usr/src/linux-source-7.3.tar.xz
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
   [python3-matplotlib]=/usr/lib/python3/dist-packages/matplotlib
+  [trace-cmd]=/usr/bin/trace-cmd
 )
 
 missing=()
@@ -58,12 +60,23 @@ if [ ${#missing[@]} -gt 0 ] || ! qemu_ok; then
     printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
       "$uri" | $SUDO tee "$bp" >/dev/null
   fi
+  # trixie-backports carries linux-source-7.3 (it depends only on binutils and xz-utils).
+  # Pinned so that nothing else is ever taken from it.
+  tb=/etc/apt/sources.list.d/ftramp-trixie-backports.sources
+  if [ ! -e "$tb" ] && [ -e "$src" ]; then
+    uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
+    log "adding trixie-backports from $uri (pinned: linux-source-7.3 only)"
+    printf 'Types: deb\nURIs: %s\nSuites: trixie-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$uri" | $SUDO tee "$tb" >/dev/null
+    printf 'Package: *\nPin: release n=trixie-backports\nPin-Priority: 1\n\nPackage: linux-source-7.3\nPin: release n=trixie-backports\nPin-Priority: 500\n' |
+      $SUDO tee /etc/apt/preferences.d/ftramp-trixie-backports >/dev/null
+  fi
   log "apt-get update"
   $SUDO apt-get update -q
   base=()
   for p in "${missing[@]}"; do
     case "$p" in
-      rustc-web|rust-web-src|rust-web-clippy|rustfmt-web|linux-source-6.12|qemu-system-x86) ;;
+      rustc-web|rust-web-src|rust-web-clippy|rustfmt-web|linux-source-6.12|linux-source-7.3|qemu-system-x86) ;;
       *) base+=("$p") ;;
     esac
   done
@@ -75,6 +88,10 @@ if [ ${#missing[@]} -gt 0 ] || ! qemu_ok; then
   log "apt-get install -t bookworm-security rustc-web rust-web-src rust-web-clippy rustfmt-web linux-source-6.12"
   $SUDO apt-get install -y -q --no-install-recommends -t bookworm-security \
     rustc-web rust-web-src rust-web-clippy rustfmt-web linux-source-6.12
+  if [ ! -e /usr/src/linux-source-7.3.tar.xz ]; then
+    log "apt-get install -t trixie-backports linux-source-7.3"
+    $SUDO apt-get install -y -q --no-install-recommends -t trixie-backports linux-source-7.3
+  fi
   if ! qemu_ok; then
     log "apt-get install -t bookworm-backports qemu-system-x86"
     $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86

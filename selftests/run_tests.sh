@@ -23,7 +23,7 @@ mkdir -p "$RESULTS"
 TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then
   # Order matters only for the last one: it taints the kernel on purpose.
-  TESTS=(ftramp_load_unload.sh ftramp_status.sh ftramp_target_count.sh
+  TESTS=(ftramp_load_unload.sh ftramp_status.sh ftramp_hardened.sh ftramp_target_count.sh
          ftramp_load_failure.sh ftramp_ops_lifecycle.sh ftramp_batch.sh
          ftramp_nodrop_stress.sh ftramp_skip_sensitivity.sh ftramp_coexistence.sh
          ftramp_unload_under_load.sh ftramp_samples.sh ftramp_hostile_input.sh

@@ -7,7 +7,7 @@
 use kernel::{ffi, prelude::*, types::Opaque};
 
 use super::fault;
-use crate::{symbols, sys};
+use crate::sys;
 
 /// One function's ftrace direct call to a trampoline.
 ///
@@ -129,11 +129,9 @@ impl ModuleRef {
     /// is in its `__init` text (freed after init, while a site would stay).
     pub(crate) fn get(ip: usize) -> Result<Self> {
         fault::point()?;
-        // SAFETY: `ftramp_module_get` calls the resolved `__module_text_address` with
-        // preemption disabled, as that function requires.
-        let m = unsafe {
-            sys::ftramp_module_get(ip as ffi::c_ulong, symbols::ptr::__module_text_address())
-        };
+        // SAFETY: the symbols are bound (ftramp is loaded); `ftramp_module_get` calls
+        // `__module_text_address` with preemption disabled, as that function requires.
+        let m = unsafe { sys::ftramp_module_get(ip as ffi::c_ulong) };
         // INVARIANT: null, or referenced by `ftramp_module_get`.
         Ok(Self(kernel::error::from_err_ptr(m)?))
     }

@@ -728,6 +728,11 @@ impl Engine {
     pub(crate) fn region(&self) -> (usize, usize) {
         self.pool.region()
     }
+
+    /// `(length, offset of the dispatch call)` of the trampolines.
+    pub(crate) fn layout(&self) -> (usize, usize) {
+        self.tmpl.layout()
+    }
 }
 
 impl Drop for Engine {

@@ -3,6 +3,7 @@
  * C helpers of ftramp.ko: the static inlines, macros and module parameters the
  * Rust side cannot reach (6.12's module! has no parameters). One file per topic:
  *
+ *   bind.c      direct branches to unexported kernel functions (static calls)
  *   params.c    module parameters, test knobs (fault injection), small facts
  *   record.c    the in-flight patch record and its seqcount
  *   text.c      all-CPU sync, the int3 frame, preemption counter for generated code
@@ -22,6 +23,39 @@ struct module;
 struct pt_regs;
 struct trace_array;
 
+/* ---- bind.c: direct branches to the unexported kernel functions ---- */
+unsigned int ftramp_bound_count(void);
+const char *ftramp_bound_name(unsigned int i);	/* the kernel's name for it */
+unsigned long ftramp_bound_address(unsigned int i);
+/* Binds static call @i to @addr (process context, at load). */
+int ftramp_bind(unsigned int i, unsigned long addr);
+/* Decodes every binding: -ENOEXEC unless each is a direct jmp to its address. */
+int ftramp_bind_check(unsigned int *checked);
+unsigned long ftramp_call_kallsyms_lookup_name(const char *name);
+void *ftramp_call_text_poke_copy(void *addr, const void *opcode, size_t len);
+void ftramp_call_text_poke_sync(void);
+enum execmem_type;
+void *ftramp_call_execmem_alloc(enum execmem_type type, size_t size);
+void ftramp_call_execmem_free(void *ptr);
+int ftramp_call_set_memory_rox(unsigned long addr, int numpages);
+struct dentry;
+struct file_operations;
+struct dentry *ftramp_call_tracefs_create_dir(const char *name, struct dentry *parent);
+struct dentry *ftramp_call_tracefs_create_file(const char *name, umode_t mode,
+					       struct dentry *parent, void *data,
+					       const struct file_operations *fops);
+void ftramp_call_tracefs_remove(struct dentry *dentry);
+unsigned long ftramp_call_ftrace_location(unsigned long ip);
+bool ftramp_call_within_kprobe_blacklist(unsigned long addr);
+struct module *ftramp_call_module_text_address(unsigned long addr);
+unsigned int ftramp_call_stack_trace_save_regs(struct pt_regs *regs, unsigned long *store,
+					       unsigned int size, unsigned int skip);
+int ftramp_call_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned long),
+					void *data);
+int ftramp_call_module_kallsyms_on_each_symbol(const char *modname,
+					       int (*fn)(void *, const char *, unsigned long),
+					       void *data);
+
 /* ---- params.c ---- */
 bool ftramp_param_force_missing_symbol(void);
 bool ftramp_param_plant_warn(void);
@@ -39,6 +73,8 @@ bool ftramp_fault_detach(void);
 bool ftramp_mutant_no_wait(void);
 /* Test knob (a deliberate bug): trampolines do not disable preemption. */
 bool ftramp_mutant_preemptible(void);
+/* Test knob (a deliberate bug): return through __x86_return_thunk, no call depth accounting. */
+bool ftramp_mutant_rethunk(void);
 /* Test knob: the list iterator's delay before it loads the list (list_delay_ns). */
 void ftramp_test_list_delay(void);
 /* The running kernel's release string (init_utsname() is a static inline). */
@@ -79,6 +115,12 @@ unsigned long ftramp_preempt_count_addr(void);
 /* What preempt_enable_notrace() calls (the static call's trampoline with PREEMPT_DYNAMIC,
  * preempt_schedule_notrace_thunk otherwise), or 0 without CONFIG_PREEMPTION. */
 unsigned long ftramp_preempt_schedule_addr(void);
+/* Reads the boot-time return thunk choice (after the bindings). */
+int ftramp_return_thunk_init(void);
+/* The return thunk to `jmp` to from generated code at @at, or 0 for `ret; int3`. */
+unsigned long ftramp_return_thunk(unsigned long at);
+/* %gs-relative address of the call depth counter, 0 unless call depth tracking is on. */
+unsigned long ftramp_call_depth_addr(void);
 
 /* ---- dispatch.c: ftrace's list-level recursion guard (disables preemption) ---- */
 int ftramp_list_trylock(unsigned long ip, unsigned long parent_ip);
@@ -89,10 +131,8 @@ void ftramp_list_unlock(int bit);
  * Pins the module whose text holds @ip while a site hooks it: NULL for the core
  * kernel, ERR_PTR(-ENOENT) if that module is going away, ERR_PTR(-EPERM) for
  * __init text (freed after init: the site would outlive its function).
- * @text_address is the resolved __module_text_address() (not exported).
  */
-struct module *ftramp_module_get(unsigned long ip,
-				 struct module *(*text_address)(unsigned long));
+struct module *ftramp_module_get(unsigned long ip);
 void ftramp_module_put(struct module *mod);
 bool ftramp_within_module(unsigned long addr, struct module *mod);
 /* WARN naming @mod: it is going away with @ops still registered with ftramp. */
@@ -109,11 +149,8 @@ unsigned long ftramp_counter_sum(unsigned long *c);
 struct trace_array *ftramp_instance_get(void);
 void ftramp_instance_destroy(struct trace_array *tr);
 void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip);
-/* The hooked function's callers, unwound from its entry (@save_regs: the resolved,
- * unexported stack_trace_save_regs()). */
-void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs,
-			unsigned int (*save_regs)(struct pt_regs *, unsigned long *,
-						  unsigned int, unsigned int));
+/* The hooked function's callers, unwound from its entry. */
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs);
 unsigned long long ftramp_now_ns(void);
 bool ftramp_file_reading(struct file *file);
 bool ftramp_file_writing(struct file *file);

@@ -7,13 +7,12 @@
 #include "../ftramp_api.h"
 #include "helpers.h"
 
-struct module *ftramp_module_get(unsigned long ip,
-				 struct module *(*text_address)(unsigned long))
+struct module *ftramp_module_get(unsigned long ip)
 {
 	struct module *mod;
 
 	preempt_disable();
-	mod = text_address(ip);
+	mod = ftramp_call_module_text_address(ip);
 	if (mod && within_module_init(ip, mod))
 		mod = ERR_PTR(-EPERM);
 	else if (mod && !try_module_get(mod))

@@ -49,6 +49,11 @@ module_param(mutant_preemptible, bool, 0644);
 MODULE_PARM_DESC(mutant_preemptible,
 		 "Test only, unsafe: trampolines built from now on leave preemption enabled around the dispatch");
 
+static bool mutant_rethunk;
+module_param(mutant_rethunk, bool, 0444);
+MODULE_PARM_DESC(mutant_rethunk,
+		 "Test only, a deliberate bug: generated code returns through the boot-time placeholder __x86_return_thunk and does no call depth accounting");
+
 static unsigned int list_delay_ns;
 module_param(list_delay_ns, uint, 0644);
 MODULE_PARM_DESC(list_delay_ns,
@@ -149,6 +154,15 @@ bool ftramp_mutant_preemptible(void)
 {
 #ifdef FTRAMP_TEST_KNOBS
 	return READ_ONCE(mutant_preemptible);
+#else
+	return false;
+#endif
+}
+
+bool ftramp_mutant_rethunk(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(mutant_rethunk);
 #else
 	return false;
 #endif

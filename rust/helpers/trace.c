@@ -65,9 +65,7 @@ void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long pa
 
 
 
-void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs,
-			unsigned int (*save_regs)(struct pt_regs *, unsigned long *,
-						  unsigned int, unsigned int))
+void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs)
 {
 	unsigned long entries[FTRAMP_STACK_DEPTH];
 	struct pt_regs pt = {};
@@ -83,7 +81,7 @@ void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_
 	pt.bp = regs->bp;
 	pt.cs = __KERNEL_CS;
 	pt.flags = X86_EFLAGS_FIXED;
-	n = save_regs(&pt, entries, ARRAY_SIZE(entries), 0);
+	n = ftramp_call_stack_trace_save_regs(&pt, entries, ARRAY_SIZE(entries), 0);
 	trace_array_printk(tr, ip, "stack (%u frames):\n", n);
 	for (i = 0; i < n; i++)
 		trace_array_printk(tr, ip, " => %pS\n", (void *)entries[i]);

@@ -12,7 +12,7 @@ use crate::{
     command::Callback,
     engine::{fault, ops::OpsPtr},
     functions::Func,
-    glob, symbols, sys,
+    glob, sys,
 };
 
 /// A per-CPU `unsigned long` counter.
@@ -190,14 +190,9 @@ unsafe extern "C" fn stack_cb(
     if h.in_window.fetch_add(1, Ordering::Relaxed) < h.arg {
         if let Some(tr) = h.tr {
             // SAFETY: `tr` is the live trace instance; `regs` is the trampoline's frame; the
-            // function pointer is the resolved `stack_trace_save_regs`.
+            // symbols are bound (ftramp is loaded).
             unsafe {
-                sys::ftramp_trace_stack(
-                    tr.as_ptr(),
-                    ip,
-                    regs,
-                    symbols::ptr::stack_trace_save_regs(),
-                )
+                sys::ftramp_trace_stack(tr.as_ptr(), ip, regs)
             };
         }
     }

@@ -47,7 +47,29 @@ impl File<State> for Status {
                 used,
                 total
             ))?;
+            let (len, call) = e.layout();
+            out.line(format_args!(
+                "trampoline_layout: len {} dispatch {}",
+                len, call
+            ))?;
         }
+        let (checked, total) = symbols::direct_checked();
+        out.line(format_args!(
+            "direct_branches: {}/{} checked",
+            checked, total
+        ))?;
+        // SAFETY: no preconditions.
+        let (depth, rethunk) = unsafe {
+            (
+                sys::ftramp_call_depth_addr(),
+                sys::ftramp_return_thunk(0),
+            )
+        };
+        out.line(format_args!(
+            "call_depth_tracking: {}",
+            if depth != 0 { "yes" } else { "no" }
+        ))?;
+        out.line(format_args!("return_thunk: {:#x}", rethunk))?;
         for (name, addr) in symbols::resolved() {
             out.line(format_args!("symbol: {} {:#x}", name, addr))?;
         }

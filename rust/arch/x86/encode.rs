@@ -130,3 +130,41 @@ pub fn percpu_rmw(op: PercpuOp, at: usize, var: usize) -> Option<[u8; PERCPU_RMW
 pub fn jnz_short(n: u8) -> [u8; 2] {
     [0x75, n]
 }
+
+/// Length of the call depth accounting [`call_depth_account`] encodes (padded with `nop`).
+pub const CALL_DEPTH_LEN: usize = 10;
+
+/// Call depth accounting for one `call`, as the kernel's `INCREMENT_CALL_DEPTH` does it when
+/// `retbleed=stuff` selects call depth tracking: `sarq $5, %gs:var`, where `var` is the
+/// `%gs`-relative address of the per-CPU depth counter, encoded to sit at `at`. Absolute
+/// `%gs:disp32` (10 bytes) when `var` fits a sign-extended 32-bit displacement, else
+/// `%gs:rel32(%rip)` (9 bytes) plus a `nop`. `None` if neither reaches.
+pub fn call_depth_account(at: usize, var: usize) -> Option<[u8; CALL_DEPTH_LEN]> {
+    let mut out = [0x90u8; CALL_DEPTH_LEN];
+    out[..3].copy_from_slice(&[0x65, 0x48, 0xc1]); // %gs, REX.W, group 2 with imm8 (/7: sar)
+    if let Ok(abs) = i32::try_from(var as i64) {
+        out[3] = 0x3c; // mod=00, reg=7, rm=100: SIB follows
+        out[4] = 0x25; // SIB: no base, no index, disp32
+        out[5..9].copy_from_slice(&abs.to_le_bytes());
+        out[9] = 5; // imm8
+    } else {
+        // The displacement counts from the end of the instruction, imm8 included.
+        let next = at.wrapping_add(9) as i64;
+        let rel = i32::try_from((var as i64).wrapping_sub(next)).ok()?;
+        out[3] = 0x3d; // mod=00, reg=7, rm=101: rip-relative disp32
+        out[4..8].copy_from_slice(&rel.to_le_bytes());
+        out[8] = 5; // imm8
+    }
+    Some(out)
+}
+
+/// How generated code at `at` returns: `jmp thunk` when the kernel returns through a return
+/// thunk there (`thunk != 0`), else `ret; int3` (the `int3` stops straight-line speculation),
+/// padded with `int3` to 5 bytes either way. `None` if the thunk is out of `rel32` range.
+pub fn ret(at: usize, thunk: usize) -> Option<[u8; REL32_INSN_LEN]> {
+    if thunk == 0 {
+        Some([0xc3, INT3, INT3, INT3, INT3])
+    } else {
+        jmp(at, thunk)
+    }
+}

@@ -17,11 +17,20 @@
 //! one wait covers them in both modes. A sleeping callback gets the kernel's "scheduling while
 //! atomic" splat instead of a silent use-after-free.
 //!
-//! No `endbr64` is needed: the trampoline is only reached by a direct `call` or a `ret`, never
-//! an indirect branch. With return thunks the final `ret` becomes `jmp __x86_return_thunk`.
+//! Hardened kernels (the generator follows what BPF's and ftrace's own trampolines do):
+//! - *IBT*: no `endbr64` is needed and none is emitted: a trampoline is only reached by a
+//!   direct `call` (the fentry site), a `ret` (ftrace's shared trampoline) or an `iret` (the
+//!   int3 handler's emulated call), never by an indirect branch; the same holds for stubs and
+//!   the do-nothing target, reached only by the dispatch `call`.
+//! - *Return thunks*: every return is what `cpu_wants_rethunk_at()` says for its address:
+//!   `jmp x86_return_thunk` (the thunk chosen at boot: untrain, SRSO, call depth, ITS) or
+//!   `ret; int3` ([`encode::ret`]).
+//! - *Call depth tracking* (`retbleed=stuff`): `sarq $5, %gs:depth` for the fentry `call` that
+//!   entered the trampoline and before each `call` it makes ([`encode::call_depth_account`]);
+//!   with the feature off nothing is emitted, so it costs nothing.
 
 use crate::arch::{encode, pool};
-use kernel::prelude::*;
+use kernel::{ffi, prelude::*};
 
 use crate::sys;
 
@@ -89,31 +98,55 @@ extern "C" {
     static ftramp_tmpl_sched: u8;
 }
 
-/// Largest trampoline the template may produce.
-const MAX_LEN: usize = 112;
-const _: () = assert!(MAX_LEN <= pool::SLOT_SIZE);
+/// Largest trampoline the generator may produce.
+const MAX_LEN: usize = pool::SLOT_SIZE;
 
-/// Offsets into the template, checked once at load.
+/// The generator's layout, fixed at load (whether call depth accounting is emitted is a boot
+/// choice of the kernel), checked against the template once.
 #[derive(Clone, Copy)]
 pub(crate) struct Template {
-    len: usize,
-    ip: usize,
-    site: usize,
-    /// Offset of the dispatch `call`.
+    /// Template offsets: the prologue is `[0, t_pinc)`, the epilogue `[t_sched + 5, t_ret)`.
+    t_ip: usize,
+    t_site: usize,
+    t_pinc: usize,
+    t_sched: usize,
+    t_ret: usize,
+    /// Offset of the dispatch `call` in generated code.
     pub(crate) call: usize,
-    ret: usize,
-    pinc: usize,
-    pdec: usize,
-    sched: usize,
+    /// Length of generated code.
+    len: usize,
     /// `%gs`-relative address of the preemption counter.
     preempt_count: usize,
     /// `preempt_schedule_notrace_thunk`, or 0 (no `CONFIG_PREEMPTION`).
     preempt_schedule: usize,
+    /// `%gs`-relative address of the call depth counter, 0 when call depth tracking is off.
+    call_depth: usize,
 }
 
 fn template_bytes(len: usize) -> &'static [u8] {
     // SAFETY: `ftramp_tmpl_start` is followed by `len` bytes of the template in .rodata.
     unsafe { core::slice::from_raw_parts(core::ptr::addr_of!(ftramp_tmpl_start), len) }
+}
+
+/// Appends instructions to generated code placed at a known address.
+struct Writer<'a> {
+    b: &'a mut [u8; MAX_LEN],
+    at: usize,
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, insn: &[u8]) -> Result {
+        let end = self.len + insn.len();
+        self.b.get_mut(self.len..end).ok_or(E2BIG)?.copy_from_slice(insn);
+        self.len = end;
+        Ok(())
+    }
+
+    /// Address of the next instruction.
+    fn here(&self) -> usize {
+        self.at + self.len
+    }
 }
 
 impl Template {
@@ -124,75 +157,151 @@ impl Template {
         let start = at(core::ptr::addr_of!(ftramp_tmpl_start));
         let off = |p: *const u8| at(p) - start;
         // Only the addresses of the template's labels are taken.
-        let t = Self {
-            len: off(core::ptr::addr_of!(ftramp_tmpl_end)),
-            ip: off(core::ptr::addr_of!(ftramp_tmpl_ip)),
-            site: off(core::ptr::addr_of!(ftramp_tmpl_site)),
-            call: off(core::ptr::addr_of!(ftramp_tmpl_call)),
-            ret: off(core::ptr::addr_of!(ftramp_tmpl_ret)),
-            pinc: off(core::ptr::addr_of!(ftramp_tmpl_pinc)),
-            pdec: off(core::ptr::addr_of!(ftramp_tmpl_pdec)),
-            sched: off(core::ptr::addr_of!(ftramp_tmpl_sched)),
-            // SAFETY: no preconditions.
-            preempt_count: unsafe { sys::ftramp_preempt_count_addr() } as usize,
-            // SAFETY: no preconditions.
-            preempt_schedule: unsafe { sys::ftramp_preempt_schedule_addr() } as usize,
-        };
-        let b = template_bytes(t.len);
-        // MAX_LEN <= SLOT_SIZE is checked at build time below.
-        let ok = t.len <= MAX_LEN
-            && b[t.ip..t.ip + 2] == [0x48, 0xbf]
-            && b[t.site..t.site + 2] == [0x48, 0xba]
-            && b[t.call] == encode::CALL_OPCODE
-            && b[t.ret] == 0xc3
-            && t.ret + encode::REL32_INSN_LEN <= t.len
-            && b[t.pinc..t.pinc + 3] == [0x65, 0xff, 0x04]
-            && t.pinc + encode::PERCPU_RMW_LEN == t.call
-            && t.call + encode::REL32_INSN_LEN == t.pdec
-            && b[t.pdec..t.pdec + 3] == [0x65, 0xff, 0x0c]
-            && t.pdec + encode::PERCPU_RMW_LEN + 2 == t.sched
-            && b[t.sched] == encode::CALL_OPCODE;
+        let (t_len, t_ip, t_site, t_call, t_ret, t_pinc, t_pdec, t_sched) = (
+            off(core::ptr::addr_of!(ftramp_tmpl_end)),
+            off(core::ptr::addr_of!(ftramp_tmpl_ip)),
+            off(core::ptr::addr_of!(ftramp_tmpl_site)),
+            off(core::ptr::addr_of!(ftramp_tmpl_call)),
+            off(core::ptr::addr_of!(ftramp_tmpl_ret)),
+            off(core::ptr::addr_of!(ftramp_tmpl_pinc)),
+            off(core::ptr::addr_of!(ftramp_tmpl_pdec)),
+            off(core::ptr::addr_of!(ftramp_tmpl_sched)),
+        );
+        let b = template_bytes(t_len);
+        let ok = b[t_ip..t_ip + 2] == [0x48, 0xbf]
+            && b[t_site..t_site + 2] == [0x48, 0xba]
+            && t_site + encode::MOVABS_LEN < t_pinc
+            && b[t_pinc..t_pinc + 3] == [0x65, 0xff, 0x04]
+            && t_pinc + encode::PERCPU_RMW_LEN == t_call
+            && b[t_call] == encode::CALL_OPCODE
+            && t_call + encode::REL32_INSN_LEN == t_pdec
+            && b[t_pdec..t_pdec + 3] == [0x65, 0xff, 0x0c]
+            && t_pdec + encode::PERCPU_RMW_LEN + 2 == t_sched
+            && b[t_sched] == encode::CALL_OPCODE
+            && b[t_ret] == 0xc3
+            && t_ret + encode::REL32_INSN_LEN <= t_len;
         if !ok {
             pr_err!("trampoline template layout is not what the generator expects\n");
             return Err(EINVAL);
         }
-        Ok(t)
+        // SAFETY: no preconditions.
+        let call_depth = unsafe { sys::ftramp_call_depth_addr() } as usize;
+        let d = if call_depth != 0 {
+            encode::CALL_DEPTH_LEN
+        } else {
+            0
+        };
+        // Generated: [depth] prologue incl [depth] call decl jnz [depth] call-sched epilogue ret
+        let call = d + t_pinc + encode::PERCPU_RMW_LEN + d;
+        let epilogue = t_ret - (t_sched + encode::REL32_INSN_LEN);
+        let len = call
+            + encode::REL32_INSN_LEN
+            + encode::PERCPU_RMW_LEN
+            + 2
+            + d
+            + encode::REL32_INSN_LEN
+            + epilogue
+            + encode::REL32_INSN_LEN;
+        if len > MAX_LEN {
+            pr_err!("trampoline of {} bytes does not fit a slot\n", len);
+            return Err(EINVAL);
+        }
+        Ok(Self {
+            t_ip,
+            t_site,
+            t_pinc,
+            t_sched,
+            t_ret,
+            call,
+            len,
+            // SAFETY: no preconditions.
+            preempt_count: unsafe { sys::ftramp_preempt_count_addr() } as usize,
+            // SAFETY: no preconditions.
+            preempt_schedule: unsafe { sys::ftramp_preempt_schedule_addr() } as usize,
+            call_depth,
+        })
+    }
+
+    /// `(length, offset of the dispatch call)` of every trampoline (`status`, for the tests
+    /// that decode generated code).
+    pub(crate) fn layout(&self) -> (usize, usize) {
+        (self.len, self.call)
+    }
+
+    /// Call depth accounting for a `call` at the writer's position (nothing when it is off).
+    fn account(&self, w: &mut Writer<'_>) -> Result {
+        if self.call_depth != 0 {
+            let a = encode::call_depth_account(w.here(), self.call_depth).ok_or(ERANGE)?;
+            w.put(&a)?;
+        }
+        Ok(())
     }
 
     /// The trampoline bytes for function `ip` with site pointer `site`, placed at `at` and
     /// dispatching to `target`.
     pub(crate) fn build(&self, at: usize, ip: usize, site: usize, target: usize) -> Result<Code> {
         let mut code = Code {
-            bytes: [0; MAX_LEN],
-            len: self.len,
+            bytes: [encode::INT3; MAX_LEN],
+            len: 0,
         };
-        let b = &mut code.bytes[..self.len];
-        b.copy_from_slice(template_bytes(self.len));
-        b[self.ip..self.ip + encode::MOVABS_LEN]
-            .copy_from_slice(&encode::movabs(encode::Reg::Rdi, ip as u64));
-        b[self.site..self.site + encode::MOVABS_LEN]
-            .copy_from_slice(&encode::movabs(encode::Reg::Rdx, site as u64));
-        let call = encode::call(at + self.call, target).ok_or(ERANGE)?;
-        b[self.call..self.call + encode::REL32_INSN_LEN].copy_from_slice(&call);
-        let pc = self.preempt_count;
-        let (mut inc, mut dec) = (
-            encode::percpu_rmw(encode::PercpuOp::Inc, at + self.pinc, pc).ok_or(ERANGE)?,
-            encode::percpu_rmw(encode::PercpuOp::Dec, at + self.pdec, pc).ok_or(ERANGE)?,
-        );
+        let t = template_bytes(self.t_ret);
+        let mut w = Writer {
+            b: &mut code.bytes,
+            at,
+            len: 0,
+        };
         // SAFETY: plain read of a test knob.
         let mutant = unsafe { sys::ftramp_mutant_preemptible() };
-        if mutant {
-            (inc, dec) = (encode::NOP8, encode::NOP8);
+        let pc = self.preempt_count;
+
+        // The fentry `call` that entered: accounted here, as BPF's trampolines do.
+        self.account(&mut w)?;
+        let prologue = w.len;
+        w.put(&t[..self.t_pinc])?;
+        w.b[prologue + self.t_ip..prologue + self.t_ip + encode::MOVABS_LEN]
+            .copy_from_slice(&encode::movabs(encode::Reg::Rdi, ip as u64));
+        w.b[prologue + self.t_site..prologue + self.t_site + encode::MOVABS_LEN]
+            .copy_from_slice(&encode::movabs(encode::Reg::Rdx, site as u64));
+        let inc = encode::percpu_rmw(encode::PercpuOp::Inc, w.here(), pc).ok_or(ERANGE)?;
+        w.put(if mutant { &encode::NOP8 } else { &inc })?;
+        self.account(&mut w)?;
+        if w.len != self.call {
+            return Err(EINVAL);
         }
-        b[self.pinc..self.pinc + encode::PERCPU_RMW_LEN].copy_from_slice(&inc);
-        b[self.pdec..self.pdec + encode::PERCPU_RMW_LEN].copy_from_slice(&dec);
-        let sched = match self.preempt_schedule {
-            _ if mutant => encode::NOP5,
-            0 => encode::NOP5,
-            f => encode::call(at + self.sched, f).ok_or(ERANGE)?,
-        };
-        b[self.sched..self.sched + encode::REL32_INSN_LEN].copy_from_slice(&sched);
-        write_return(b, self.ret, at)?;
+        w.put(&encode::call(w.here(), target).ok_or(ERANGE)?)?;
+        let dec = encode::percpu_rmw(encode::PercpuOp::Dec, w.here(), pc).ok_or(ERANGE)?;
+        w.put(if mutant { &encode::NOP8 } else { &dec })?;
+        let skip = if self.call_depth != 0 {
+            encode::CALL_DEPTH_LEN
+        } else {
+            0
+        } + encode::REL32_INSN_LEN;
+        w.put(&encode::jnz_short(skip as u8))?; // no reschedule due
+        match self.preempt_schedule {
+            0 => {
+                // Keep the layout: the skipped bytes are nops.
+                for _ in 0..skip / encode::NOP5.len() {
+                    w.put(&encode::NOP5)?;
+                }
+                for _ in 0..skip % encode::NOP5.len() {
+                    w.put(&[0x90])?;
+                }
+            }
+            _ if mutant => {
+                self.account(&mut w)?;
+                w.put(&encode::NOP5)?;
+            }
+            f => {
+                self.account(&mut w)?;
+                w.put(&encode::call(w.here(), f).ok_or(ERANGE)?)?;
+            }
+        }
+        w.put(&t[self.t_sched + encode::REL32_INSN_LEN..self.t_ret])?;
+        w.put(&return_insn(w.here())?)?;
+        if w.len != self.len {
+            return Err(EINVAL);
+        }
+        code.len = self.len;
         Ok(code)
     }
 
@@ -203,34 +312,16 @@ impl Template {
             bytes: [encode::INT3; MAX_LEN],
             len: encode::REL32_INSN_LEN,
         };
-        code.bytes[0] = 0xc3;
-        write_return(&mut code.bytes, 0, at)?;
+        code.bytes[..encode::REL32_INSN_LEN].copy_from_slice(&return_insn(at)?);
         Ok(code)
     }
 }
 
-/// Turns the `ret` at `b[off]` (placed at `at + off`) into `jmp` to the return thunk when the
-/// kernel returns through one; `b` has 5 bytes there either way.
-fn write_return(b: &mut [u8], off: usize, at: usize) -> Result {
-    if cfg!(CONFIG_MITIGATION_RETHUNK) {
-        let jmp = encode::jmp(at + off, return_thunk()).ok_or(ERANGE)?;
-        b[off..off + encode::REL32_INSN_LEN].copy_from_slice(&jmp);
-    }
-    Ok(())
-}
-
-#[cfg(CONFIG_MITIGATION_RETHUNK)]
-fn return_thunk() -> usize {
-    extern "C" {
-        static __x86_return_thunk: u8;
-    }
-    // SAFETY: only the address is taken.
-    unsafe { core::ptr::addr_of!(__x86_return_thunk) as usize }
-}
-
-#[cfg(not(CONFIG_MITIGATION_RETHUNK))]
-fn return_thunk() -> usize {
-    0
+/// The return the kernel would emit at `at` (see [`encode::ret`]).
+fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
+    // SAFETY: no preconditions (the return thunk was read at load).
+    let thunk = unsafe { sys::ftramp_return_thunk(at as ffi::c_ulong) } as usize;
+    encode::ret(at, thunk).ok_or(ERANGE)
 }
 
 /// Generated code, ready to be written into a slot.
@@ -250,6 +341,3 @@ impl Code {
 pub(crate) fn ops_stub(at: usize, ops: usize, func: usize) -> Result<[u8; encode::STUB_LEN]> {
     encode::ops_stub(at, ops as u64, func).ok_or(ERANGE)
 }
-
-#[cfg(CONFIG_CALL_DEPTH_TRACKING)]
-compile_error!("ftramp's trampolines do not do call depth accounting (CALL_DEPTH_TRACKING)");

@@ -355,6 +355,43 @@ mod percpu_tests {
     }
 
     #[test]
+    fn call_depth_accounting_is_the_kernels_sarq() {
+        // INCREMENT_CALL_DEPTH: sarq $5, %gs:var (REX.W C1 /7 ib), absolute disp32.
+        let a = call_depth_account(0xffff_ffff_a000_0000, 0x2_0010).unwrap();
+        assert_eq!(a, [0x65, 0x48, 0xc1, 0x3c, 0x25, 0x10, 0x00, 0x02, 0x00, 0x05]);
+        // 7.x: a per-CPU symbol in the kernel image, sign-extended.
+        let a = call_depth_account(0xffff_ffff_c000_1000, 0xffff_ffff_8300_0040).unwrap();
+        assert_eq!(a, [0x65, 0x48, 0xc1, 0x3c, 0x25, 0x40, 0x00, 0x00, 0x83, 0x05]);
+        assert_eq!(a.len(), CALL_DEPTH_LEN);
+    }
+
+    #[test]
+    fn far_call_depth_uses_rip_relative_from_the_end_of_the_insn() {
+        let at = 0xffff_ffff_c000_1000usize;
+        let var = 0xffff_ffff_7000_0040usize;
+        let a = call_depth_account(at, var).unwrap();
+        assert_eq!(&a[..4], &[0x65, 0x48, 0xc1, 0x3d]);
+        let rel = i32::from_le_bytes([a[4], a[5], a[6], a[7]]);
+        // rip is past the imm8 (9 bytes), not past the disp32.
+        assert_eq!((at + 9).wrapping_add(rel as isize as usize), var);
+        assert_eq!(&a[8..], &[0x05, 0x90]);
+        assert!(call_depth_account(0xffff_ffff_c000_0000, 0x7fff_0000_0000).is_none());
+    }
+
+    #[test]
+    fn returns_follow_the_kernels_thunk() {
+        // No thunk: ret; int3 (straight-line speculation), padded with int3.
+        assert_eq!(ret(0xffff_ffff_c000_0000, 0).unwrap(), [0xc3, 0xcc, 0xcc, 0xcc, 0xcc]);
+        // A thunk: jmp to exactly it.
+        let at = 0xffff_ffff_c000_0040usize;
+        let thunk = 0xffff_ffff_81e0_1234usize;
+        let j = ret(at, thunk).unwrap();
+        assert_eq!(j[0], JMP_OPCODE);
+        assert_eq!(branch_target(at, &j), Some(thunk));
+        assert!(ret(0x4000_0000_0000, 0xffff_ffff_81e0_1234).is_none());
+    }
+
+    #[test]
     fn nops_have_their_length() {
         assert_eq!(NOP5.len(), 5);
         assert_eq!(NOP8.len(), PERCPU_RMW_LEN);

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Direct branches to the kernel functions ftramp needs that are not exported.
+ *
+ * Each function is a static call of ftramp.ko, bound once at load to the
+ * address kallsyms gave, with static_call_update() (exported). ftramp reaches
+ * it through the wrappers below: a direct call of the static call, whose
+ * trampoline (and, with inline static calls, whose call site) the kernel has
+ * rewritten into a direct `jmp`/`call` to the function. So there is no
+ * indirect branch to any of them:
+ *  - IBT: the function may have had its ENDBR sealed by objtool; a direct
+ *    branch does not need one;
+ *  - kCFI/FineIBT: only indirect calls check a type hash;
+ *  - call depth tracking: the kernel's own __static_call_transform() emits
+ *    calls to the function's call thunk (callthunks_translate_call_dest()).
+ * ftramp_bind_check() proves it at load: every trampoline decodes as a direct
+ * `jmp` to exactly the address kallsyms gave (see Documentation/design.rst,
+ * "IBT and kCFI").
+ */
+#include <linux/execmem.h>
+#include <linux/ftrace.h>
+#include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/set_memory.h>
+#include <linux/stacktrace.h>
+#include <linux/static_call.h>
+#include <linux/string.h>
+#include <linux/tracefs.h>
+#include <linux/version.h>
+#include <asm/text-patching.h>
+
+#include "helpers.h"
+
+/* 6.16 renamed the all-CPU serialisation of text_poke (smp_text_poke_* family). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#define FTRAMP_TEXT_POKE_SYNC smp_text_poke_sync_each_cpu
+#else
+#define FTRAMP_TEXT_POKE_SYNC text_poke_sync
+#endif
+
+/*
+ * X(static call, kernel function): the functions bound at load, in the order
+ * ftramp_bound_name() reports them. kallsyms_lookup_name comes first: every
+ * other one is looked up through it.
+ */
+#define FTRAMP_BOUND(X)							\
+	X(kallsyms_lookup_name, kallsyms_lookup_name)			\
+	X(text_poke_copy, text_poke_copy)				\
+	X(text_poke_sync, FTRAMP_TEXT_POKE_SYNC)			\
+	X(execmem_alloc, execmem_alloc)					\
+	X(execmem_free, execmem_free)					\
+	X(set_memory_rox, set_memory_rox)				\
+	X(tracefs_create_dir, tracefs_create_dir)			\
+	X(tracefs_create_file, tracefs_create_file)			\
+	X(tracefs_remove, tracefs_remove)				\
+	X(ftrace_location, ftrace_location)				\
+	X(within_kprobe_blacklist, within_kprobe_blacklist)		\
+	X(module_text_address, __module_text_address)			\
+	X(stack_trace_save_regs, stack_trace_save_regs)			\
+	X(kallsyms_on_each_symbol, kallsyms_on_each_symbol)		\
+	X(module_kallsyms_on_each_symbol, module_kallsyms_on_each_symbol)
+
+#define FTRAMP_DEFINE(sc, fn) DEFINE_STATIC_CALL_NULL(ftramp_sc_##sc, fn);
+FTRAMP_BOUND(FTRAMP_DEFINE)
+
+enum {
+#define FTRAMP_ENUM(sc, fn) FTRAMP_B_##sc,
+	FTRAMP_BOUND(FTRAMP_ENUM)
+	FTRAMP_B_COUNT
+};
+
+static const char *const ftramp_bound_names[] = {
+#define FTRAMP_NAME(sc, fn) __stringify(fn),
+	FTRAMP_BOUND(FTRAMP_NAME)
+};
+
+/* What each static call was bound to (0: not yet). */
+static unsigned long ftramp_bound_addr[FTRAMP_B_COUNT];
+
+unsigned int ftramp_bound_count(void)
+{
+	return FTRAMP_B_COUNT;
+}
+
+const char *ftramp_bound_name(unsigned int i)
+{
+	return i < FTRAMP_B_COUNT ? ftramp_bound_names[i] : NULL;
+}
+
+unsigned long ftramp_bound_address(unsigned int i)
+{
+	return i < FTRAMP_B_COUNT ? ftramp_bound_addr[i] : 0;
+}
+
+int ftramp_bind(unsigned int i, unsigned long addr)
+{
+	if (!addr)
+		return -ENOENT;
+	switch (i) {
+#define FTRAMP_UPDATE(sc, fn)						\
+	case FTRAMP_B_##sc:						\
+		static_call_update(ftramp_sc_##sc, (typeof(&fn))addr);	\
+		break;
+	FTRAMP_BOUND(FTRAMP_UPDATE)
+	default:
+		return -EINVAL;
+	}
+	ftramp_bound_addr[i] = addr;
+	return 0;
+}
+
+/* Where the direct `jmp rel32` at @insn goes, or 0 if @insn is something else. */
+static unsigned long ftramp_jmp_dest(const u8 *insn)
+{
+	s32 rel;
+
+	if (insn[0] != JMP32_INSN_OPCODE)
+		return 0;
+	memcpy(&rel, insn + 1, sizeof(rel));
+	return (unsigned long)insn + JMP32_INSN_SIZE + rel;
+}
+
+static const void *const ftramp_bound_tramps[] = {
+#define FTRAMP_TRAMP(sc, fn) STATIC_CALL_TRAMP_ADDR(ftramp_sc_##sc),
+	FTRAMP_BOUND(FTRAMP_TRAMP)
+};
+
+int ftramp_bind_check(unsigned int *checked)
+{
+	unsigned int i;
+
+	*checked = 0;
+	for (i = 0; i < FTRAMP_B_COUNT; i++) {
+		unsigned long dest = ftramp_jmp_dest(ftramp_bound_tramps[i]);
+
+		if (!ftramp_bound_addr[i] || dest != ftramp_bound_addr[i]) {
+			pr_err("ftramp: %s is not reached by a direct jmp (trampoline %*ph, bound to %px)\n",
+			       ftramp_bound_names[i], 8, ftramp_bound_tramps[i],
+			       (void *)ftramp_bound_addr[i]);
+			return -ENOEXEC;
+		}
+		(*checked)++;
+	}
+	return 0;
+}
+
+/* ---- the wrappers: one direct call each ---- */
+
+unsigned long ftramp_call_kallsyms_lookup_name(const char *name)
+{
+	return static_call(ftramp_sc_kallsyms_lookup_name)(name);
+}
+
+void *ftramp_call_text_poke_copy(void *addr, const void *opcode, size_t len)
+{
+	return static_call(ftramp_sc_text_poke_copy)(addr, opcode, len);
+}
+
+void ftramp_call_text_poke_sync(void)
+{
+	static_call(ftramp_sc_text_poke_sync)();
+}
+
+void *ftramp_call_execmem_alloc(enum execmem_type type, size_t size)
+{
+	return static_call(ftramp_sc_execmem_alloc)(type, size);
+}
+
+void ftramp_call_execmem_free(void *ptr)
+{
+	static_call(ftramp_sc_execmem_free)(ptr);
+}
+
+int ftramp_call_set_memory_rox(unsigned long addr, int numpages)
+{
+	return static_call(ftramp_sc_set_memory_rox)(addr, numpages);
+}
+
+struct dentry *ftramp_call_tracefs_create_dir(const char *name, struct dentry *parent)
+{
+	return static_call(ftramp_sc_tracefs_create_dir)(name, parent);
+}
+
+struct dentry *ftramp_call_tracefs_create_file(const char *name, umode_t mode,
+					       struct dentry *parent, void *data,
+					       const struct file_operations *fops)
+{
+	return static_call(ftramp_sc_tracefs_create_file)(name, mode, parent, data, fops);
+}
+
+void ftramp_call_tracefs_remove(struct dentry *dentry)
+{
+	static_call(ftramp_sc_tracefs_remove)(dentry);
+}
+
+unsigned long ftramp_call_ftrace_location(unsigned long ip)
+{
+	return static_call(ftramp_sc_ftrace_location)(ip);
+}
+
+bool ftramp_call_within_kprobe_blacklist(unsigned long addr)
+{
+	return static_call(ftramp_sc_within_kprobe_blacklist)(addr);
+}
+
+struct module *ftramp_call_module_text_address(unsigned long addr)
+{
+	return static_call(ftramp_sc_module_text_address)(addr);
+}
+
+unsigned int ftramp_call_stack_trace_save_regs(struct pt_regs *regs, unsigned long *store,
+					       unsigned int size, unsigned int skip)
+{
+	return static_call(ftramp_sc_stack_trace_save_regs)(regs, store, size, skip);
+}
+
+int ftramp_call_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned long),
+					void *data)
+{
+	return static_call(ftramp_sc_kallsyms_on_each_symbol)(fn, data);
+}
+
+int ftramp_call_module_kallsyms_on_each_symbol(const char *modname,
+					       int (*fn)(void *, const char *, unsigned long),
+					       void *data)
+{
+	return static_call(ftramp_sc_module_kallsyms_on_each_symbol)(modname, fn, data);
+}
