@@ -7,7 +7,7 @@
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use kernel::{ffi, prelude::*, str::CStr, sync::Mutex};
+use kernel::{ffi, prelude::*, sync::Mutex};
 
 use crate::{
     engine::{ops::OpsPtr, Engine},
@@ -110,7 +110,7 @@ pub unsafe extern "C" fn ftramp_set_filter(
         &[]
     } else {
         // SAFETY: NUL-terminated by the function's safety requirements.
-        unsafe { CStr::from_char_ptr(filter) }.as_bytes()
+        unsafe { crate::compat::c_bytes(filter) }
     };
     errno(with_engine(|e| {
         let (_, limit) = e.slots();

@@ -17,6 +17,7 @@ use kernel::{
 mod api;
 #[path = "arch/x86/mod.rs"]
 mod arch;
+mod compat;
 mod dispatch;
 mod engine;
 mod notifier;

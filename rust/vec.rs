@@ -6,13 +6,7 @@ use kernel::prelude::*;
 
 /// Removes and returns the last element.
 pub(crate) fn pop<T>(v: &mut KVec<T>) -> Option<T> {
-    let n = v.len().checked_sub(1)?;
-    // SAFETY: index `n` is initialised; shrinking the length first hands its ownership to the
-    // read, so it is never dropped twice.
-    unsafe {
-        v.set_len(n);
-        Some(core::ptr::read(v.as_ptr().add(n)))
-    }
+    crate::compat::pop(v)
 }
 
 /// Inserts `x` at `i`, shifting the tail right.
@@ -79,7 +73,5 @@ pub(crate) fn drain_front<T: Copy>(v: &mut KVec<T>, n: usize) {
     let n = n.min(v.len());
     v.copy_within(n.., 0);
     let len = v.len() - n;
-    // SAFETY: shrinking to `len` elements, all initialised by the copy above; `T: Copy` has
-    // no drop, so the elements beyond are simply forgotten.
-    unsafe { v.set_len(len) };
+    crate::compat::shorten(v, len);
 }

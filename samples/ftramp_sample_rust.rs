@@ -58,7 +58,7 @@ unsafe extern "C" fn count(
 ) {
     // SAFETY: every ops of this module is the `ops` field of a live, pinned `Counter`
     // (`Opaque<T>` has `T`'s address).
-    let c = unsafe { &*kernel::container_of!(ops, Counter, ops) };
+    let c = unsafe { &*kernel::container_of!(ops.cast::<Opaque<FtrampOps>>(), Counter, ops) };
     c.hits.fetch_add(1, Ordering::Relaxed);
 }
 

@@ -44,6 +44,7 @@
 #include <linux/slab.h>
 #include <linux/timer.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 
 #include "ftramp_target.h"
 
@@ -257,7 +258,7 @@ static int eqs_caller(void *data)
 
 static void timer_caller(struct timer_list *t)
 {
-	struct caller *c = from_timer(c, t, timer);
+	struct caller *c = container_of(t, struct caller, timer);
 
 	if (caller_step(c, TIMER_BATCH(c)))
 		caller_finished();
@@ -342,8 +343,13 @@ static int start_callers(const struct seq *sq, unsigned int mask, unsigned long 
 				add_timer_on(&c->timer, cpu);
 				break;
 			case CTX_HRTIMER:
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+				hrtimer_setup(&c->hrtimer, hrtimer_caller, CLOCK_MONOTONIC,
+					      HRTIMER_MODE_REL_PINNED_HARD);
+#else
 				hrtimer_init(&c->hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 				c->hrtimer.function = hrtimer_caller;
+#endif
 				smp_call_function_single(cpu, start_hrtimer_here, c, 1);
 				break;
 			}

@@ -40,6 +40,17 @@
 #endif
 
 /*
+ * 6.17 gave x86 a ROX cache for executable memory: execmem_alloc() hands out ROX
+ * pages there; execmem_alloc_rw() gives RW ones the caller seals with
+ * set_memory_rox(), as ftrace's own trampolines (alloc_tramp()) do.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define FTRAMP_EXECMEM_ALLOC execmem_alloc_rw
+#else
+#define FTRAMP_EXECMEM_ALLOC execmem_alloc
+#endif
+
+/*
  * X(static call, kernel function): the functions bound at load, in the order
  * ftramp_bound_name() reports them. kallsyms_lookup_name comes first: every
  * other one is looked up through it.
@@ -48,7 +59,7 @@
 	X(kallsyms_lookup_name, kallsyms_lookup_name)			\
 	X(text_poke_copy, text_poke_copy)				\
 	X(text_poke_sync, FTRAMP_TEXT_POKE_SYNC)			\
-	X(execmem_alloc, execmem_alloc)					\
+	X(execmem_alloc, FTRAMP_EXECMEM_ALLOC)					\
 	X(execmem_free, execmem_free)					\
 	X(set_memory_rox, set_memory_rox)				\
 	X(tracefs_create_dir, tracefs_create_dir)			\

@@ -86,7 +86,7 @@ unsafe extern "C" fn glob_one(
     // SAFETY: `data` is the `GlobWalk` passed by `lookup_glob`, exclusively ours during the walk.
     let w = unsafe { &mut *data.cast::<GlobWalk<'_>>() };
     // SAFETY: kallsyms passes a NUL-terminated name.
-    let name = unsafe { CStr::from_char_ptr(name) }.as_bytes();
+    let name = unsafe { crate::compat::c_bytes(name) };
     if !glob::matches(w.pattern, name) || refusal(name, addr).is_some() {
         return 0;
     }

@@ -125,7 +125,7 @@ unsafe impl Sync for Hook {}
 /// `ops` is the `ops` field of a live `Hook`.
 unsafe fn hook_of<'a>(ops: *mut sys::ftramp_ops) -> &'a Hook {
     // SAFETY: by the function's requirements; `Opaque<T>` has `T`'s address.
-    unsafe { &*kernel::container_of!(ops, Hook, ops) }
+    unsafe { &*kernel::container_of!(ops.cast::<Opaque<sys::ftramp_ops>>(), Hook, ops) }
 }
 
 /// `count`: one per-CPU increment.

@@ -8,7 +8,7 @@
 //! that changes nothing when it fails, and undone if a later one fails), removals last (they
 //! cannot fail).
 
-use kernel::{prelude::*, str::BStr, str::CStr};
+use kernel::{prelude::*, str::CStr};
 
 use super::callbacks::{Hook, TraceInstance};
 use crate::{
@@ -286,7 +286,7 @@ impl File<State> for HooksFile {
 
     fn show(state: &State, out: &mut Text) -> Result {
         for (func, cb, arg, _) in state.hooks.lock().iter() {
-            let func = BStr::from_bytes(func);
+            let func = crate::compat::Bytes(func);
             if cb == Callback::Stacktrace {
                 out.line(format_args!("{} {}:{}", func, cb.name(), arg))?;
             } else {

@@ -13,7 +13,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use kernel::{ffi, prelude::*, str::CStr, sync::Arc, types::ForeignOwnable, uaccess::UserSlice};
+use kernel::{ffi, prelude::*, str::CStr, sync::Arc, types::ForeignOwnable};
 
 use crate::{output::Text, symbols, sys, State};
 
@@ -125,7 +125,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         match KBox::new(of, GFP_KERNEL) {
             Ok(of) => {
                 // SAFETY: `file` is valid and ours until release.
-                unsafe { (*file).private_data = of.into_foreign().cast_mut() };
+                unsafe { (*file).private_data = of.into_foreign() as *mut ffi::c_void };
                 0
             }
             Err(_) => ENOMEM.to_errno(),
@@ -209,7 +209,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         count: usize,
     ) -> Result {
         let mut data = KVec::new();
-        UserSlice::new(buf as usize, count)
+        crate::compat::user_slice(buf, count)
             .reader()
             .read_all(&mut data, GFP_KERNEL)?;
         pending.extend_from_slice(&data, GFP_KERNEL)?;
@@ -292,7 +292,7 @@ impl<S: Send + Sync + 'static> Dir<S> {
     /// Adds file kind `F`.
     pub(crate) fn add<F: File<S>>(&mut self) -> Result {
         let mut table = KBox::new(Fops::<S, F>::TABLE, GFP_KERNEL)?;
-        table.owner = crate::THIS_MODULE.as_ptr().cast();
+        table.owner = crate::compat::this_module().cast();
         self.fops.push(table, GFP_KERNEL)?;
         let table: *const sys::file_operations = &**self.fops.last().ok_or(ENOMEM)?;
         // SAFETY: `dentry` is live (type invariant); the name is NUL-terminated; `table` is

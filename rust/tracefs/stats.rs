@@ -4,7 +4,6 @@
 
 use kernel::{prelude::*, str::CStr};
 
-use kernel::str::BStr;
 
 use crate::{arch::int3, dispatch, engine::Mode, output::Text, sys, tracefs::File, State};
 
@@ -15,8 +14,8 @@ fn mode_name(m: Mode) -> &'static str {
     }
 }
 
-fn bstr(b: &[u8]) -> &BStr {
-    BStr::from_bytes(b)
+fn bstr(b: &[u8]) -> crate::compat::Bytes<'_> {
+    crate::compat::Bytes(b)
 }
 
 /// `/sys/kernel/tracing/ftramp/enabled_functions`: one line per site.

@@ -4,7 +4,13 @@
 
 use kernel::{prelude::*, str::CStr};
 
-use crate::{output::Text, symbols, sys, tracefs::File, State};
+use crate::{
+    compat::{c_bytes, Bytes},
+    output::Text,
+    symbols, sys,
+    tracefs::File,
+    State,
+};
 
 /// `/sys/kernel/tracing/ftramp/status`.
 pub(crate) struct Status;
@@ -16,7 +22,7 @@ impl File<State> for Status {
     fn show(state: &State, out: &mut Text) -> Result {
         // SAFETY: returns `init_utsname()->release`, a NUL-terminated string that lives as long
         // as the kernel.
-        let release = unsafe { CStr::from_char_ptr(sys::ftramp_kernel_release()) };
+        let release = Bytes(unsafe { c_bytes(sys::ftramp_kernel_release()) });
         out.line(format_args!("version: {}", crate::VERSION))?;
         out.line(format_args!("kernel: {}", release))?;
         out.line(format_args!(
@@ -71,6 +77,8 @@ impl File<State> for Status {
         ))?;
         out.line(format_args!("return_thunk: {:#x}", rethunk))?;
         for (name, addr) in symbols::resolved() {
+            // SAFETY: `name` is a NUL-terminated string of `bind.c`.
+            let name = Bytes(unsafe { c_bytes(name.as_char_ptr()) });
             out.line(format_args!("symbol: {} {:#x}", name, addr))?;
         }
         Ok(())

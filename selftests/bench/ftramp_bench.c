@@ -50,6 +50,7 @@
 
 #include <linux/debugfs.h>
 #include <linux/fprobe.h>
+#include <linux/version.h>
 #include <linux/ftrace.h>
 #include <linux/irqflags.h>
 #include <linux/kprobes.h>
@@ -95,8 +96,14 @@ static int bench_kprobe_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* 6.14 passes fprobe handlers ftrace_regs instead of pt_regs. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#define BENCH_FPROBE_REGS struct ftrace_regs
+#else
+#define BENCH_FPROBE_REGS struct pt_regs
+#endif
 static int bench_fprobe_entry(struct fprobe *fp, unsigned long entry_ip,
-			      unsigned long ret_ip, struct pt_regs *regs, void *data)
+			      unsigned long ret_ip, BENCH_FPROBE_REGS *regs, void *data)
 {
 	return 0;
 }

@@ -100,7 +100,8 @@ impl Pool {
             info.push(SlotInfo::default(), GFP_KERNEL)?;
             ring.push(i as u32, GFP_KERNEL)?;
         }
-        // SAFETY: process context; the size is non-zero.
+        // SAFETY: process context; the size is non-zero. (`execmem_alloc_rw` from 6.17 on:
+        // see `bind.c`.)
         let p = unsafe { symbols::execmem_alloc(sys::execmem_type_EXECMEM_FTRACE, len) };
         if p.is_null() {
             return Err(ENOMEM);
