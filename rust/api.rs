@@ -22,7 +22,7 @@ static ENGINE: AtomicPtr<Mutex<Engine>> = AtomicPtr::new(core::ptr::null_mut());
 /// [`unpublish`].
 pub(crate) fn publish(engine: &Mutex<Engine>) {
     ENGINE.store(
-        (engine as *const Mutex<Engine>).cast_mut(),
+        core::ptr::from_ref::<Mutex<Engine>>(engine).cast_mut(),
         Ordering::Release,
     );
 }

@@ -3,10 +3,11 @@
 //! Where the kernel crates ftramp builds against differ (6.12 and 7.3 are tested), in one
 //! place. The `ftramp_ge_X_Y` cfgs come from `Kbuild`, from the kernel's own `VERSION` and
 //! `PATCHLEVEL`: `ftramp_ge_6_16` (`UserPtr`, `KVec::inc_len`/`truncate`) and `ftramp_ge_7_0`
-//! (`THIS_MODULE` in `ModuleMetadata`, `CStr` is `core::ffi::CStr`). The C side keeps its
+//! (`THIS_MODULE` in `ModuleMetadata`, `CStr` is `core::ffi::CStr`); `ForeignOwnable` is
+//! `*mut` from 6.16. The C side keeps its
 //! differences behind `LINUX_VERSION_CODE` in `helpers/` (`bind.c`, `text.c`).
 
-use kernel::{ffi, prelude::*, uaccess::UserSlice};
+use kernel::{ffi, prelude::*, types::ForeignOwnable, uaccess::UserSlice};
 
 /// Bytes shown as text in `format_args!` (ASCII as is, other bytes as `\xNN`): the kernel's
 /// `BStr` and `CStr` implement `core::fmt::Display` on 6.12 but only the kernel's own
@@ -33,7 +34,19 @@ impl core::fmt::Display for Bytes<'_> {
 /// `p` is a valid NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn c_bytes<'a>(p: *const ffi::c_char) -> &'a [u8] {
     // SAFETY: by the function's safety requirements.
-    unsafe { core::ffi::CStr::from_ptr(p.cast()) }.to_bytes()
+    let s = unsafe { kernel::str::CStr::from_char_ptr(p) };
+    #[cfg(ftramp_ge_7_0)]
+    return s.to_bytes();
+    #[cfg(not(ftramp_ge_7_0))]
+    s.as_bytes()
+}
+
+/// Hands `x` over to C as `private_data` (`into_foreign` returns `*mut` from 6.16 on).
+pub(crate) fn into_foreign<T: ForeignOwnable>(x: T) -> *mut ffi::c_void {
+    #[cfg(ftramp_ge_6_16)]
+    return x.into_foreign().cast();
+    #[cfg(not(ftramp_ge_6_16))]
+    x.into_foreign().cast_mut()
 }
 
 /// ftramp's `struct module` (`THIS_MODULE`).

@@ -14,6 +14,7 @@
     unreachable_pub,
     improper_ctypes,
     clippy::all,
+    clippy::pedantic,
     clippy::undocumented_unsafe_blocks
 )]
 

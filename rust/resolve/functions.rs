@@ -123,7 +123,7 @@ pub(crate) fn lookup_glob(pattern: &[u8], limit: usize) -> Result<KVec<Func>> {
         limit,
         err: None,
     };
-    let data = (&mut w as *mut GlobWalk<'_>).cast();
+    let data = core::ptr::from_mut::<GlobWalk<'_>>(&mut w).cast();
     // SAFETY: `glob_one` matches the walkers' callback type and `data` outlives the walks.
     unsafe {
         symbols::kallsyms_on_each_symbol(Some(glob_one), data);

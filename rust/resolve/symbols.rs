@@ -43,7 +43,6 @@ static CHECKED: AtomicU32 = AtomicU32::new(0);
 /// A name that no kernel defines: resolving it is how a test forces a failed load.
 const MISSING_FOR_TEST: &CStr = kernel::c_str!("ftramp_test_missing_symbol");
 
-
 /// Finds `kallsyms_lookup_name` by letting kprobes resolve it (possibly past its ENDBR).
 fn find_kallsyms_lookup_name() -> Result<usize> {
     let mut kp = sys::kprobe {

@@ -191,9 +191,7 @@ unsafe extern "C" fn stack_cb(
         if let Some(tr) = h.tr {
             // SAFETY: `tr` is the live trace instance; `regs` is the trampoline's frame; the
             // symbols are bound (ftramp is loaded).
-            unsafe {
-                sys::ftramp_trace_stack(tr.as_ptr(), ip, regs)
-            };
+            unsafe { sys::ftramp_trace_stack(tr.as_ptr(), ip, regs) };
         }
     }
 }

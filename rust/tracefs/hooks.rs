@@ -167,7 +167,7 @@ impl Hooks {
                 .iter()
                 .any(|p| matches!(p, Plan::Remove(idx) if idx.contains(&i)));
             if trunc || removed {
-                gone.push(&**h as *const Hook, GFP_KERNEL)?;
+                gone.push(core::ptr::from_ref::<Hook>(&**h), GFP_KERNEL)?;
             }
         }
         let mut added: KVec<*const Hook> = KVec::new();

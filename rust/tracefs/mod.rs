@@ -125,7 +125,7 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         match KBox::new(of, GFP_KERNEL) {
             Ok(of) => {
                 // SAFETY: `file` is valid and ours until release.
-                unsafe { (*file).private_data = of.into_foreign() as *mut ffi::c_void };
+                unsafe { (*file).private_data = crate::compat::into_foreign(of) };
                 0
             }
             Err(_) => ENOMEM.to_errno(),
@@ -302,7 +302,7 @@ impl<S: Send + Sync + 'static> Dir<S> {
                 F::NAME.as_char_ptr(),
                 F::MODE,
                 self.dentry.as_ptr(),
-                (&*self.state as *const S).cast_mut().cast(),
+                core::ptr::from_ref::<S>(&*self.state).cast_mut().cast(),
                 table,
             )
         };

@@ -4,7 +4,6 @@
 
 use kernel::{prelude::*, str::CStr};
 
-
 use crate::{arch::int3, dispatch, engine::Mode, output::Text, sys, tracefs::File, State};
 
 fn mode_name(m: Mode) -> &'static str {

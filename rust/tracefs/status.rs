@@ -65,12 +65,8 @@ impl File<State> for Status {
             checked, total
         ))?;
         // SAFETY: no preconditions.
-        let (depth, rethunk) = unsafe {
-            (
-                sys::ftramp_call_depth_addr(),
-                sys::ftramp_return_thunk(0),
-            )
-        };
+        let (depth, rethunk) =
+            unsafe { (sys::ftramp_call_depth_addr(), sys::ftramp_return_thunk(0)) };
         out.line(format_args!(
             "call_depth_tracking: {}",
             if depth != 0 { "yes" } else { "no" }

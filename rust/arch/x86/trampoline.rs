@@ -138,7 +138,10 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn put(&mut self, insn: &[u8]) -> Result {
         let end = self.len + insn.len();
-        self.b.get_mut(self.len..end).ok_or(E2BIG)?.copy_from_slice(insn);
+        self.b
+            .get_mut(self.len..end)
+            .ok_or(E2BIG)?
+            .copy_from_slice(insn);
         self.len = end;
         Ok(())
     }
