@@ -17,6 +17,27 @@ pub const DENIED: &[&[u8]] = &[
     b"kprobe_int3_handler",
     b"notify_die",
     b"*notifier_call_chain*",
+    // What the die chain and kprobes call on the way to ftramp's notifier, by config. Each
+    // was recorded by ftramp_denylist.sh in the NMI context of ftramp's own int3s on the
+    // hardened 6.12 and 7.3 test kernels; hooked, each recursed in the int3 handler until
+    // the NMI count overflowed ("kernel BUG at kernel/entry/common.c").
+    b"get_kprobe",                   // kprobe_int3_handler's lookup
+    b"*_exceptions_notify",          // the die notifiers before ftramp's (kprobes, hw_breakpoint)
+    b"arch_uprobe_exception_notify", // (UPROBES)
+    b"kgdb_notify",                  // (KGDB)
+    b"func_ptr_is_kernel_text",      // DEBUG_NOTIFIERS: checks every notifier it calls
+    b"core_kernel_text",
+    b"is_kernel_text",
+    b"kernel_text_address",
+    b"__kernel_text_address",
+    b"is_module_text_address",
+    b"__module_text_address",
+    b"__module_address",
+    b"mod_find",
+    b"in_gate_area_no_mm",
+    b"rcu_lockdep_current_cpu_online", // PROVE_RCU_LIST in get_kprobe's list walk
+    b"__traceiter_notifier_run",       // the notifier_run tracepoint with probes
+    b"debug_lockdep_rcu_enabled",
     b"__rcu_read_lock",
     b"__rcu_read_unlock",
     b"rcu_is_watching",

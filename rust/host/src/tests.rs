@@ -124,10 +124,21 @@ fn denylist_covers_the_int3_path() {
         "on_each_cpu_cond_mask",
         "smp_call_function_many_cond",
         "ftrace_ops_list_func",
+        // Recorded on the int3 path of the hardened test kernels (ftramp_denylist.sh).
+        "__module_address",
+        "mod_find",
+        "func_ptr_is_kernel_text",
+        "is_module_text_address",
+        "get_kprobe",
+        "kprobe_exceptions_notify",
+        "hw_breakpoint_exceptions_notify",
+        "in_gate_area_no_mm",
+        "rcu_read_lock_sched_held",
+        "rcu_lockdep_current_cpu_online",
     ] {
         assert!(is_denied(f.as_bytes()), "{f} must be denied");
     }
-    for f in ["vfs_read", "do_sys_openat2", "ftramp_target_a", "schedule"] {
+    for f in ["vfs_read", "do_sys_openat2", "ftramp_target_a", "schedule", "module_put"] {
         assert!(!is_denied(f.as_bytes()), "{f} must be allowed");
     }
 }
