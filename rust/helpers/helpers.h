@@ -148,9 +148,10 @@ unsigned long ftramp_counter_sum(unsigned long *c);
 /* instances/ftramp, created on first use; NULL on failure. */
 struct trace_array *ftramp_instance_get(void);
 void ftramp_instance_destroy(struct trace_array *tr);
-void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip);
-/* The hooked function's callers, unwound from its entry. */
-void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs);
+/* The ftramp:call event (helpers/events.h), if enabled anywhere. */
+void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip);
+/* The ftramp:stack event: the hooked function's callers, unwound from its entry. */
+void ftramp_trace_stack(unsigned long ip, struct ftramp_regs *regs);
 unsigned long long ftramp_now_ns(void);
 bool ftramp_file_reading(struct file *file);
 bool ftramp_file_writing(struct file *file);

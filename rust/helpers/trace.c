@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The built-in callbacks' per-CPU counters and trace instance, and tracefs file bits. */
 #include <linux/fs.h>
+#include <linux/kallsyms.h>
 #include <linux/percpu.h>
 #include <linux/sched/clock.h>
 #include <linux/stacktrace.h>
 #include <linux/trace.h>
+#include <linux/trace_seq.h>
 
 #include "../ftramp_api.h"
 #include "helpers.h"
+
+#define CREATE_TRACE_POINTS
+#include "events.h"
 
 #define FTRAMP_STACK_DEPTH 16
 
@@ -40,7 +45,9 @@ struct trace_array *ftramp_instance_get(void)
 {
 	struct trace_array *tr = trace_array_get_by_name("ftramp", NULL);
 
-	if (tr && trace_array_init_printk(tr)) {
+	/* The callbacks' events are on in ftramp's instance (and wherever a user enables them). */
+	if (tr && (trace_array_set_clr_event(tr, "ftramp", "call", true) ||
+		   trace_array_set_clr_event(tr, "ftramp", "stack", true))) {
 		trace_array_put(tr);
 		trace_array_destroy(tr);
 		return NULL;
@@ -56,21 +63,47 @@ void ftramp_instance_destroy(struct trace_array *tr)
 	trace_array_destroy(tr);
 }
 
-void ftramp_trace_hit(struct trace_array *tr, unsigned long ip, unsigned long parent_ip)
+/* The hooked function's name, as event filters compare it (no offset, no module). */
+static void ftramp_func_name(char *buf, unsigned long ip)
 {
-	/* The event already starts with the function (ip). */
-	trace_array_printk(tr, ip, "caller=%pS cpu=%d\n", (void *)parent_ip,
-			   raw_smp_processor_id());
+	char *space;
+
+	sprint_symbol_no_offset(buf, ip);
+	space = strchr(buf, ' ');	/* " [module]" */
+	if (space)
+		*space = '\0';
 }
 
+void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip)
+{
+	char name[KSYM_SYMBOL_LEN];
 
+	if (!trace_call_enabled())
+		return;
+	ftramp_func_name(name, ip);
+	trace_call(ip, parent_ip, name);
+}
 
-void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_regs *regs)
+const char *ftramp_print_stack(struct trace_seq *p, const unsigned long *stack, unsigned int n)
+{
+	const char *ret = trace_seq_buffer_ptr(p);
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		trace_seq_printf(p, "\n => %pS", (void *)stack[i]);
+	trace_seq_putc(p, 0);
+	return ret;
+}
+
+void ftramp_trace_stack(unsigned long ip, struct ftramp_regs *regs)
 {
 	unsigned long entries[FTRAMP_STACK_DEPTH];
+	char name[KSYM_SYMBOL_LEN];
 	struct pt_regs pt = {};
-	unsigned int n, i;
+	unsigned int n;
 
+	if (!trace_stack_enabled())
+		return;
 	/*
 	 * Unwind from the hooked function's entry, as if the trampoline had returned: the
 	 * unwinder cannot walk generated code (it is not kernel text to
@@ -82,9 +115,8 @@ void ftramp_trace_stack(struct trace_array *tr, unsigned long ip, struct ftramp_
 	pt.cs = __KERNEL_CS;
 	pt.flags = X86_EFLAGS_FIXED;
 	n = ftramp_call_stack_trace_save_regs(&pt, entries, ARRAY_SIZE(entries), 0);
-	trace_array_printk(tr, ip, "stack (%u frames):\n", n);
-	for (i = 0; i < n; i++)
-		trace_array_printk(tr, ip, " => %pS\n", (void *)entries[i]);
+	ftramp_func_name(name, ip);
+	trace_stack(ip, regs->parent_ip, name, entries, n);
 }
 
 unsigned long long ftramp_now_ns(void)

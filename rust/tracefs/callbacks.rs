@@ -157,9 +157,10 @@ unsafe extern "C" fn trace_cb(
     // SAFETY: as in `count_cb`.
     let h = unsafe { hook_of(ops) };
     h.hits.inc();
-    if let Some(tr) = h.tr {
-        // SAFETY: `tr` is the live trace instance (type invariant).
-        unsafe { sys::ftramp_trace_hit(tr.as_ptr(), ip, parent_ip) };
+    // The event goes wherever it is enabled: instances/ftramp has it on while `h.tr` holds it.
+    if h.tr.is_some() {
+        // SAFETY: no preconditions (any context).
+        unsafe { sys::ftramp_trace_hit(ip, parent_ip) };
     }
 }
 
@@ -188,10 +189,10 @@ unsafe extern "C" fn stack_cb(
         h.in_window.store(0, Ordering::Relaxed);
     }
     if h.in_window.fetch_add(1, Ordering::Relaxed) < h.arg {
-        if let Some(tr) = h.tr {
-            // SAFETY: `tr` is the live trace instance; `regs` is the trampoline's frame; the
-            // symbols are bound (ftramp is loaded).
-            unsafe { sys::ftramp_trace_stack(tr.as_ptr(), ip, regs) };
+        if h.tr.is_some() {
+            // SAFETY: `regs` is the trampoline's frame; the symbols are bound (ftramp is
+            // loaded).
+            unsafe { sys::ftramp_trace_stack(ip, regs) };
         }
     }
 }
