@@ -13,9 +13,9 @@
  *  - kCFI/FineIBT: only indirect calls check a type hash;
  *  - call depth tracking: the kernel's own __static_call_transform() emits
  *    calls to the function's call thunk (callthunks_translate_call_dest()).
- * ftramp_bind_check() proves it at load: every trampoline decodes as a direct
- * `jmp` to exactly the address kallsyms gave (see Documentation/design.rst,
- * "IBT and kCFI").
+ * resolve() in rust/resolve/symbols.rs proves it at load: every trampoline
+ * decodes as a direct `jmp` to exactly the address kallsyms gave (see
+ * Documentation/design.rst, "Hardened kernels").
  */
 #include <linux/execmem.h>
 #include <linux/ftrace.h>
@@ -25,7 +25,6 @@
 #include <linux/set_memory.h>
 #include <linux/stacktrace.h>
 #include <linux/static_call.h>
-#include <linux/string.h>
 #include <linux/tracefs.h>
 #include <linux/version.h>
 #include <asm/text-patching.h>
@@ -108,12 +107,17 @@ int ftramp_bind(unsigned int i, unsigned long addr)
 {
 	if (!addr)
 		return -ENOENT;
+	if (i + 1 == ftramp_test_unbind_symbol())
+		i = FTRAMP_B_COUNT;	/* recorded below, never bound */
 	switch (i) {
 #define FTRAMP_UPDATE(sc, fn)						\
 	case FTRAMP_B_##sc:						\
 		static_call_update(ftramp_sc_##sc, (typeof(&fn))addr);	\
 		break;
 	FTRAMP_BOUND(FTRAMP_UPDATE)
+	case FTRAMP_B_COUNT:
+		i = ftramp_test_unbind_symbol() - 1;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -121,39 +125,14 @@ int ftramp_bind(unsigned int i, unsigned long addr)
 	return 0;
 }
 
-/* Where the direct `jmp rel32` at @insn goes, or 0 if @insn is something else. */
-static unsigned long ftramp_jmp_dest(const u8 *insn)
-{
-	s32 rel;
-
-	if (insn[0] != JMP32_INSN_OPCODE)
-		return 0;
-	memcpy(&rel, insn + 1, sizeof(rel));
-	return (unsigned long)insn + JMP32_INSN_SIZE + rel;
-}
-
 static const void *const ftramp_bound_tramps[] = {
 #define FTRAMP_TRAMP(sc, fn) STATIC_CALL_TRAMP_ADDR(ftramp_sc_##sc),
 	FTRAMP_BOUND(FTRAMP_TRAMP)
 };
 
-int ftramp_bind_check(unsigned int *checked)
+const void *ftramp_bound_trampoline(unsigned int i)
 {
-	unsigned int i;
-
-	*checked = 0;
-	for (i = 0; i < FTRAMP_B_COUNT; i++) {
-		unsigned long dest = ftramp_jmp_dest(ftramp_bound_tramps[i]);
-
-		if (!ftramp_bound_addr[i] || dest != ftramp_bound_addr[i]) {
-			pr_err("ftramp: %s is not reached by a direct jmp (trampoline %*ph, bound to %px)\n",
-			       ftramp_bound_names[i], 8, ftramp_bound_tramps[i],
-			       (void *)ftramp_bound_addr[i]);
-			return -ENOEXEC;
-		}
-		(*checked)++;
-	}
-	return 0;
+	return i < FTRAMP_B_COUNT ? ftramp_bound_tramps[i] : NULL;
 }
 
 /* ---- the wrappers: one direct call each ---- */

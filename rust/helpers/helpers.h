@@ -29,8 +29,8 @@ const char *ftramp_bound_name(unsigned int i);	/* the kernel's name for it */
 unsigned long ftramp_bound_address(unsigned int i);
 /* Binds static call @i to @addr (process context, at load). */
 int ftramp_bind(unsigned int i, unsigned long addr);
-/* Decodes every binding: -ENOEXEC unless each is a direct jmp to its address. */
-int ftramp_bind_check(unsigned int *checked);
+/* The static call trampoline of binding @i (its first 5 bytes: what callers branch to). */
+const void *ftramp_bound_trampoline(unsigned int i);
 unsigned long ftramp_call_kallsyms_lookup_name(const char *name);
 void *ftramp_call_text_poke_copy(void *addr, const void *opcode, size_t len);
 void ftramp_call_text_poke_sync(void);
@@ -73,6 +73,8 @@ bool ftramp_fault_detach(void);
 bool ftramp_mutant_no_wait(void);
 /* Test knob (a deliberate bug): trampolines do not disable preemption. */
 bool ftramp_mutant_preemptible(void);
+/* Test knob: binding N (1-based) is left unbound (the direct-branch check must fail). */
+unsigned int ftramp_test_unbind_symbol(void);
 /* Test knob (a deliberate bug): return through __x86_return_thunk, no call depth accounting. */
 bool ftramp_mutant_rethunk(void);
 /* Test knob: the list iterator's delay before it loads the list (list_delay_ns). */

@@ -49,6 +49,11 @@ module_param(mutant_preemptible, bool, 0644);
 MODULE_PARM_DESC(mutant_preemptible,
 		 "Test only, unsafe: trampolines built from now on leave preemption enabled around the dispatch");
 
+static unsigned int unbind_symbol;
+module_param(unbind_symbol, uint, 0444);
+MODULE_PARM_DESC(unbind_symbol,
+		 "Test only: binding N (1-based) is recorded but its static call is not updated, so the load-time direct-branch check must refuse the load");
+
 static bool mutant_rethunk;
 module_param(mutant_rethunk, bool, 0444);
 MODULE_PARM_DESC(mutant_rethunk,
@@ -156,6 +161,15 @@ bool ftramp_mutant_preemptible(void)
 	return READ_ONCE(mutant_preemptible);
 #else
 	return false;
+#endif
+}
+
+unsigned int ftramp_test_unbind_symbol(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return unbind_symbol;
+#else
+	return 0;
 #endif
 }
 

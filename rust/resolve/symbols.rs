@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use kernel::{ffi, prelude::*, str::CStr};
 
-use crate::sys;
+use crate::{arch::encode, sys};
 
 pub(crate) use sys::{
     ftramp_call_execmem_alloc as execmem_alloc, ftramp_call_execmem_free as execmem_free,
@@ -121,12 +121,44 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
     if missing {
         return Err(ENOENT);
     }
-    let mut checked = 0;
-    // SAFETY: every binding was made above; `checked` is a valid out pointer.
-    kernel::error::to_result(unsafe { sys::ftramp_bind_check(&mut checked) })?;
-    CHECKED.store(checked, Ordering::Relaxed);
+    CHECKED.store(check_direct(count)?, Ordering::Relaxed);
     // SAFETY: the bindings are made (it looks up a data symbol).
     kernel::error::to_result(unsafe { sys::ftramp_return_thunk_init() })
+}
+
+/// The load-time self-check: every binding's static call trampoline decodes (with the
+/// host-tested [`encode::branch_target`]) as a direct `jmp` to exactly the address kallsyms
+/// gave. Returns how many were checked; `ENOEXEC` names the first that is not.
+fn check_direct(count: u32) -> Result<u32> {
+    for i in 0..count {
+        // SAFETY: no preconditions.
+        let (tramp, want) = unsafe {
+            (
+                sys::ftramp_bound_trampoline(i).cast::<[u8; encode::REL32_INSN_LEN]>(),
+                sys::ftramp_bound_address(i) as usize,
+            )
+        };
+        if tramp.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: a static call trampoline is at least a 5-byte branch in ftramp's text.
+        let insn = unsafe { tramp.read() };
+        let dest = encode::branch_target(tramp as usize, &insn);
+        if insn[0] != encode::JMP_OPCODE || dest != Some(want) || want == 0 {
+            let mut b = [0u8; 8];
+            b[..insn.len()].copy_from_slice(&insn);
+            if let Some(n) = name(i) {
+                pr_err!(
+                    "{} is not reached by a direct jmp (trampoline bytes {:010x} LE, bound to {:#x})\n",
+                    n,
+                    u64::from_le_bytes(b),
+                    want
+                );
+            }
+            return Err(ENOEXEC);
+        }
+    }
+    Ok(count)
 }
 
 /// `(name, address)` of every bound symbol.
