@@ -58,7 +58,7 @@
 	X(kallsyms_lookup_name, kallsyms_lookup_name)			\
 	X(text_poke_copy, text_poke_copy)				\
 	X(text_poke_sync, FTRAMP_TEXT_POKE_SYNC)			\
-	X(execmem_alloc, FTRAMP_EXECMEM_ALLOC)					\
+	X(execmem_alloc, FTRAMP_EXECMEM_ALLOC)			\
 	X(execmem_free, execmem_free)					\
 	X(set_memory_rox, set_memory_rox)				\
 	X(tracefs_create_dir, tracefs_create_dir)			\
