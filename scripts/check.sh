@@ -82,8 +82,10 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
     if [ "$rc" -ne 0 ] || [ -z "$planned" ] || [ "$ran" -ne "$planned" ]; then
       say "kernel $k, run '$name': the VM run did not complete (rc=$rc, ${ran}/${planned:-?} tests); console tail:"
       tail -40 "$rres/console.log" >&2
-      echo "not ok - kernel $k, run '$name': the VM run did not complete"
-      failed=$((failed + 1))
+      # Every test that did not run counts as failed (a panic must not hide the rest).
+      missing=$(( ${planned:-0} > ran ? ${planned:-0} - ran : 1 ))
+      echo "not ok - kernel $k, run '$name': the VM run did not complete, $missing tests not run or not finished"
+      failed=$((failed + missing))
     fi
   done
   te=$(date +%s)

@@ -21,6 +21,9 @@ echo x 2> /dev/null > "$S" && fail "status accepted a write"
 status_field version | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || fail "no version line"
 [ "$(status_field kernel)" = "$(uname -r)" ] || fail "kernel line '$(status_field kernel)' != uname -r '$(uname -r)'"
 [ "$(status_field direct_calls)" = yes ] || fail "direct calls not reported available"
+# make check builds the test knobs in: tests that need them must never be skipped.
+[ "$(status_field test_knobs)" = yes ] || [ "${FTRAMP_ALLOW_SKIP:-0}" = 1 ] ||
+  fail "status says test_knobs: $(status_field test_knobs) (make check builds with FTRAMP_TEST_KNOBS=y)"
 
 # Every bound symbol (their kernel names differ per version: bind.c), and the ones no
 # kernel may lack.
