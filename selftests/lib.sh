@@ -45,6 +45,13 @@ dmesg_bad() {
     -e 'sleeping function called from invalid context|Call Trace:'
 }
 
+# The boot log without the lines every hardened boot prints that dmesg_bad would match
+# (lockdep's banner; SRSO's "WARNING: See ..." advice on AMD models without microcode).
+boot_benign() {
+  grep -vE -e 'RCU lockdep checking is enabled' \
+    -e 'Speculative Return Stack Overflow: WARNING: See '
+}
+
 # Expected WARNs. Reads dmesg text from file $2, writes it to file $3 without every
 # WARN block ("------------[ cut here ]------------" up to "---[ end trace <hex> ]---")
 # that has a line matching the extended regex $1, and prints how many it removed. A

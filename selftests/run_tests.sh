@@ -49,12 +49,25 @@ for f in "$SELFTESTS_DIR"/ftramp_*.sh; do
   f=$(basename "$f")
   case " ${SUITE[*]} " in *" $f "*) ;; *) unlisted+=("$f") ;; esac
 done
-n=$(( ${#TESTS[@]} + ${#unlisted[@]} ))
+# The kernel log is scanned at boot and after the last test too (two more results).
+n=$(( ${#TESTS[@]} + ${#unlisted[@]} + 2 ))
 [ -w $KMEMLEAK ] && n=$((n + 1))
 echo "TAP version 13"
 echo "1..$n"
 
+# scan_log FILE NAME: one result for a kernel log outside any test.
+scan_log() {
+  i=$((i + 1))
+  if bad=$(boot_benign < "$1" | dmesg_bad); then
+    echo "# kernel log reports (full log: $1):"
+    echo "$bad" | head -20 | sed 's/^/#   /'
+    echo "not ok $i selftests: ftramp: $2"
+  else
+    echo "ok $i selftests: ftramp: $2"
+  fi
+}
 i=0
+scan_log "$RESULTS/boot.dmesg" "kernel log at boot"
 for t in "${unlisted[@]}"; do
   i=$((i + 1))
   echo "not ok $i selftests: ftramp: $t # not in run_tests.sh's list: it would never run"
@@ -105,6 +118,9 @@ for t in "${TESTS[@]}"; do
     echo "not ok $i selftests: ftramp: $t # exit=$rc ${secs}s"
   fi
 done
+
+dmesg -c > "$RESULTS/final.dmesg"
+scan_log "$RESULTS/final.dmesg" "kernel log after the last test"
 
 if [ -w $KMEMLEAK ]; then
   i=$((i + 1))
