@@ -63,17 +63,22 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
   # The whole suite on a CPU whose mitigations are the heaviest TCG can show: Skylake with
   # retbleed=stuff (call depth tracking, call_depth_return_thunk, ITS); then a few tests
   # on an AMD Zen 1 model (untrained returns and srso_return_thunk).
-  runs=("suite|${FTRAMP_CPU-Skylake-Client}|${FTRAMP_APPEND-retbleed=stuff spectre_v2=retpoline}|${FTRAMP_TESTS:-}")
+  # name|cpu|command line|tests|what ftramp_hardened.sh must find
+  if [ -z "${FTRAMP_CPU+x}" ]; then
+    runs=("suite|Skylake-Client|retbleed=stuff spectre_v2=retpoline|${FTRAMP_TESTS:-}|call_depth=yes thunk=call_depth_return_thunk")
+  else
+    runs=("suite|$FTRAMP_CPU|${FTRAMP_APPEND:-}|${FTRAMP_TESTS:-}|")
+  fi
   [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ] &&
-    runs+=("epyc|EPYC||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh")
+    runs+=("epyc|EPYC||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=srso_return_thunk")
   for r in "${runs[@]}"; do
-    IFS='|' read -r name cpu append tests <<< "$r"
+    IFS='|' read -r name cpu append tests expect <<< "$r"
     rres=$kres; [ "$name" = suite ] || rres=$kres/$name
     mkdir -p "$rres"
     echo "# kernel $k, run '$name': cpu ${cpu:-qemu default}${append:+, $append}"
     say "kernel $k, run '$name': booting the test VM and running the kselftests (log: $rres/console.log)"
     FTRAMP_CPU=$cpu FTRAMP_APPEND=$append KERNEL=$k scripts/vm.sh "$kb" "$rres" "${FTRAMP_VM_TIMEOUT:-$vm_limit}" \
-      "TEST_TIMEOUT=${FTRAMP_TEST_TIMEOUT:-$test_limit} FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' $FTRAMP_TOP/selftests/run_tests.sh $rres $tests" \
+      "TEST_TIMEOUT=${FTRAMP_TEST_TIMEOUT:-$test_limit} FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' FTRAMP_EXPECT='$expect' $FTRAMP_TOP/selftests/run_tests.sh $rres $tests" \
       | tee "$rres/ktap.log"
     rc=${PIPESTATUS[0]}
     tally "$rres/ktap.log"

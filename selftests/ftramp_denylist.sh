@@ -13,7 +13,8 @@
 # (b) For each recorded function F: hook it. EPERM (refused by the denylist) passes.
 #     Otherwise, while callers run, switch F and ftramp_target_a together, direct ->
 #     list -> direct, FLIPS times, one round each (both dispatch sites hold int3 at
-#     once, and F is called from the int3 path): F must survive. A function the int3
+#     once, and F is called from the int3 path; the flips must have taken int3s, or are
+#     repeated): F must survive. A function the int3
 #     path calls that is hooked and not refused recurses in the int3 handler until the
 #     stack overflows (correctness review, item 8) and the VM dies.
 #
@@ -79,7 +80,10 @@ record_graph() { # OUT ROOTS...
 }
 int3_path=$(cat /tmp/ftramp_int3_path)
 [ -n "$int3_path" ] || fail "nothing ran in NMI context: no int3 was taken"
-echo "$int3_path" | grep -qx kprobe_int3_handler || fail "the int3 path lacks kprobe_int3_handler: $int3_path"
+# Both halves of the path to ftramp's notifier: kprobes first, then the die chain.
+for f in kprobe_int3_handler atomic_notifier_call_chain; do
+  echo "$int3_path" | grep -qx $f || fail "the recorded int3 path lacks $f: $int3_path"
+done
 roots=""
 for r in text_poke_copy smp_text_poke_sync_each_cpu text_poke_sync; do
   grep -qx "$r" $T/available_filter_functions && roots="$roots $r"
@@ -92,6 +96,8 @@ diag "switch path (first $SWITCH_MAX): $(echo $switch_path)"
 # ---- (b) ----
 echo "start a 1" > "$TARGET_DIR/run" || fail "cannot start callers"
 refused=0 survived=0 other=0
+# int3s ftramp emulated so far, all contexts.
+int3s() { awk '$1 == "int3_emulated:" { n = 0; for (i = 2; i <= NF; i++) { split($i, kv, "="); n += kv[2] } print n }' "$FTRAMP_DIR/stats"; }
 try() { # FUNC PATH
   local f=$1 err
   grep -qx "$f" $T/available_filter_functions || { other=$((other + 1)); return; }
@@ -102,9 +108,17 @@ try() { # FUNC PATH
     *) diag "$2: $f: not hooked ($err)"; other=$((other + 1)); return ;;
   esac
   echo "ftramp_target_a count" >> "$FTRAMP_DIR/hooks" || fail "$f: hook the target"
-  for i in $(seq 1 "$FLIPS"); do
-    printf '%s trace\nftramp_target_a trace\n' "$f" >> "$FTRAMP_DIR/hooks" || fail "$f: flip to list"
-    printf '!%s trace\n!ftramp_target_a trace\n' "$f" >> "$FTRAMP_DIR/hooks" || fail "$f: flip to direct"
+  # The flips must really have taken int3s (else a missing entry could go unseen): up to
+  # three tries of FLIPS flips each.
+  local tries=0 before
+  before=$(int3s)
+  while [ "$(int3s)" = "$before" ]; do
+    tries=$((tries + 1))
+    [ $tries -le 3 ] || fail "$f: $((3 * FLIPS)) flips under load took no int3: nothing was tested"
+    for i in $(seq 1 "$FLIPS"); do
+      printf '%s trace\nftramp_target_a trace\n' "$f" >> "$FTRAMP_DIR/hooks" || fail "$f: flip to list"
+      printf '!%s trace\n!ftramp_target_a trace\n' "$f" >> "$FTRAMP_DIR/hooks" || fail "$f: flip to direct"
+    done
   done
   : > "$FTRAMP_DIR/hooks"
   survived=$((survived + 1))

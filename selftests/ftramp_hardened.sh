@@ -14,6 +14,11 @@
 #     - with call depth tracking on (retbleed=stuff), `sarq $5, %gs:depth` at entry (the
 #       fentry call) and right before the dispatch call and the reschedule call; with it
 #       off, no accounting at all.
+#     Independently of ftramp's own status: the thunk must be the one the kernel's boot
+#     log names as active, call depth tracking must be on exactly when sysfs says RETBleed
+#     is mitigated by stuffing, the accounting must update the kernel's own counter
+#     (__x86_call_depth; pcpu_hot.call_depth on 6.12), and FTRAMP_EXPECT (set by make
+#     check per CPU model) must hold.
 # (c) The callers' calls all arrived, and the kernel log stays clean (harness).
 #
 # Mutant (by hand): FTRAMP_INSMOD_ARGS=mutant_rethunk=1 FTRAMP_TESTS=ftramp_hardened.sh make check
@@ -42,7 +47,28 @@ read -r _ len _ call <<< "$(status_field trampoline_layout)"
 ksym() { awk -v s="$1" '$3 == s { print $1; exit }' /proc/kallsyms; }
 placeholder=$(ksym __x86_return_thunk)
 its=$(ksym its_return_thunk)
-diag "call depth tracking: $depth, return thunk: $thunk ($(awk -v a="${thunk#0x}" '$1 == a { print $3; exit }' /proc/kallsyms)), trampoline $len bytes, dispatch at +$call"
+thunk_name=$(awk -v a="${thunk#0x}" '$1 == a { print $3; exit }' /proc/kallsyms)
+diag "call depth tracking: $depth, return thunk: $thunk (${thunk_name:-none}), trampoline $len bytes, dispatch at +$call"
+
+# What the kernel itself chose, independently of ftramp's status: its boot log names the
+# active return thunk, and sysfs says whether RETBleed is mitigated by stuffing (call
+# depth tracking). FTRAMP_EXPECT (from make check) says what the CPU model must give.
+booted=$(sed -n 's/.*active return thunk: \([a-z_0-9]*\).*/\1/p' "${RESULTS:-/nonexistent}/boot.dmesg" 2>/dev/null | tail -1)
+[ "${booted:-none}" = "${thunk_name:-none}" ] ||
+  fail "the kernel's active return thunk is ${booted:-none}, ftramp uses ${thunk_name:-none} ($thunk)"
+stuffing=no
+grep -q Stuffing /sys/devices/system/cpu/vulnerabilities/retbleed && stuffing=yes
+[ "$stuffing" = "$depth" ] ||
+  fail "retbleed: '$(cat /sys/devices/system/cpu/vulnerabilities/retbleed)', but ftramp's call depth tracking: $depth"
+for e in ${FTRAMP_EXPECT:-}; do
+  case $e in
+    call_depth=*) [ "$depth" = "${e#*=}" ] || fail "this CPU model must give call depth tracking ${e#*=}, status says $depth" ;;
+    thunk=*) [ "${thunk_name:-none}" = "${e#*=}" ] || fail "this CPU model must give return thunk ${e#*=}, ftramp uses ${thunk_name:-none}" ;;
+  esac
+done
+# The call depth counter the kernel's own INCREMENT_CALL_DEPTH updates.
+depth_var=$(ksym __x86_call_depth)
+[ -n "$depth_var" ] || depth_var=$(printf '%x' $(( 0x$(ksym pcpu_hot) + 16 )))  # 6.12: pcpu_hot.call_depth
 
 echo "start a 1" > "$TARGET_DIR/run" || fail "cannot start callers"
 check_tramp() { # MODE
@@ -51,9 +77,10 @@ check_tramp() { # MODE
   [ -n "$tramp" ] || fail "$1: no trampoline for ftramp_target_a"
   echo "$tramp $len" > "$TEST_DIR/peek" || fail "$1: peek at $tramp"
   bytes=$(cat "$TEST_DIR/peek")
-  python3 - "$1" "$tramp" "$bytes" "$len" "$call" "$depth" "$thunk" "$placeholder" "$its" <<'EOF' || exit $KSFT_FAIL
+  python3 - "$1" "$tramp" "$bytes" "$len" "$call" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
 import sys
-mode, tramp, hexb, n, call, depth, thunk, placeholder, its = sys.argv[1:]
+mode, tramp, hexb, n, call, depth, thunk, placeholder, its, depth_var = sys.argv[1:]
+depth_var = int(depth_var, 16)
 at, b, n, call = int(tramp, 16), bytes.fromhex(hexb), int(n), int(call)
 thunk = int(thunk, 16)
 placeholder = int(placeholder, 16) if placeholder else -1
@@ -68,6 +95,11 @@ SARQ = (bytes.fromhex("6548c13c25"), bytes.fromhex("6548c13d"))
 def is_sarq(off):
     return any(b[off:off + len(p)] == p for p in SARQ) and b[off + 9] in (5, 0x90) \
         and (b[off + 9] == 5 or b[off + 8] == 5)
+def sarq_var(off):
+    if b[off + 3] == 0x3c:  # %gs:disp32, sign-extended
+        return int.from_bytes(b[off + 5:off + 9], "little", signed=True) & (2**64 - 1)
+    rel = int.from_bytes(b[off + 4:off + 8], "little", signed=True)
+    return (at + off + 9 + rel) & (2**64 - 1)
 ret = n - 5
 if b[ret] == 0xe9:
     d = dest(ret)
@@ -92,6 +124,9 @@ if depth == "yes":
         fail("no call depth accounting before the dispatch call")
     if len(sarqs) != 3:
         fail(f"{len(sarqs)} call depth accountings, want 3 (entry, dispatch, reschedule)")
+    for o in sarqs:
+        if sarq_var(o) != depth_var:
+            fail(f"call depth accounting at +{o} updates {sarq_var(o):x}, the kernel's counter is {depth_var:x}")
 elif sarqs:
     fail(f"call depth accounting at {sarqs} although the kernel does not track call depth")
 print(f"# {mode}: trampoline {tramp}: return {'jmp %x' % dest(ret) if b[ret] == 0xe9 else 'ret; int3'}, "

@@ -15,8 +15,8 @@
 #
 # No silent passes: every test must run, so a SKIP is a failure (make check builds the
 # test knobs in; FTRAMP_ALLOW_SKIP=1 turns SKIP back into ok for a hand-built module
-# without them), and with the default list a selftests/ftramp_*.sh file the list does
-# name fails the run (whichever tests were asked for).
+# without them), and a selftests/ftramp_*.sh file that the suite's list does not name
+# fails the run (whichever tests were asked for).
 #
 # usage: run_tests.sh RESULTS_DIR [TEST...]
 set -u

@@ -7,7 +7,8 @@
  *
  * Ordinary trace events: `trace-cmd record -e ftramp`, perf, and filters on any field
  * (`func == "vfs_read"`, `ip.function == vfs_read`, `cpu == 1`). ftramp enables them in
- * its own instance (instances/ftramp) when a hook first needs it.
+ * its own instance (instances/ftramp) when a hook first needs it. ftramp:stack prints its
+ * frames through a helper of this module, so user-space tools show them as raw fields.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM ftramp

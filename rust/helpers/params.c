@@ -52,7 +52,7 @@ MODULE_PARM_DESC(mutant_preemptible,
 static unsigned int unbind_symbol;
 module_param(unbind_symbol, uint, 0444);
 MODULE_PARM_DESC(unbind_symbol,
-		 "Test only: binding N (1-based) is recorded but its static call is not updated, so the load-time direct-branch check must refuse the load");
+		 "Test only: binding N (1-based, N >= 2) is recorded but its static call is not updated, so the load-time direct-branch check must refuse the load");
 
 static bool mutant_rethunk;
 module_param(mutant_rethunk, bool, 0444);

@@ -3,6 +3,7 @@
 #include <linux/fs.h>
 #include <linux/kallsyms.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/sched/clock.h>
 #include <linux/stacktrace.h>
 #include <linux/trace.h>
@@ -63,25 +64,33 @@ void ftramp_instance_destroy(struct trace_array *tr)
 	trace_array_destroy(tr);
 }
 
-/* The hooked function's name, as event filters compare it (no offset, no module). */
-static void ftramp_func_name(char *buf, unsigned long ip)
+/*
+ * The hooked function's name, as event filters compare it (no offset, no module). The
+ * callbacks run in any context, NMI included, on whatever stack the hooked function
+ * has: the name goes into a per-CPU buffer per context level (task, softirq, hardirq,
+ * NMI) rather than 600-odd bytes of stack. A level cannot nest into itself here: the
+ * callbacks run under ftrace's per-context recursion guard.
+ */
+static DEFINE_PER_CPU(char [4][KSYM_SYMBOL_LEN], ftramp_name_buf);
+
+static const char *ftramp_func_name(unsigned long ip)
 {
+	char *buf = this_cpu_ptr(&ftramp_name_buf)[interrupt_context_level()];
 	char *space;
 
 	sprint_symbol_no_offset(buf, ip);
 	space = strchr(buf, ' ');	/* " [module]" */
 	if (space)
 		*space = '\0';
+	return buf;
 }
 
 void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip)
 {
-	char name[KSYM_SYMBOL_LEN];
-
+	/* Formatted only when some instance has the event on. */
 	if (!trace_call_enabled())
 		return;
-	ftramp_func_name(name, ip);
-	trace_call(ip, parent_ip, name);
+	trace_call(ip, parent_ip, ftramp_func_name(ip));
 }
 
 const char *ftramp_print_stack(struct trace_seq *p, const unsigned long *stack, unsigned int n)
@@ -98,7 +107,6 @@ const char *ftramp_print_stack(struct trace_seq *p, const unsigned long *stack, 
 void ftramp_trace_stack(unsigned long ip, struct ftramp_regs *regs)
 {
 	unsigned long entries[FTRAMP_STACK_DEPTH];
-	char name[KSYM_SYMBOL_LEN];
 	struct pt_regs pt = {};
 	unsigned int n;
 
@@ -115,8 +123,7 @@ void ftramp_trace_stack(unsigned long ip, struct ftramp_regs *regs)
 	pt.cs = __KERNEL_CS;
 	pt.flags = X86_EFLAGS_FIXED;
 	n = ftramp_call_stack_trace_save_regs(&pt, entries, ARRAY_SIZE(entries), 0);
-	ftramp_func_name(name, ip);
-	trace_stack(ip, regs->parent_ip, name, entries, n);
+	trace_stack(ip, regs->parent_ip, ftramp_func_name(ip), entries, n);
 }
 
 unsigned long long ftramp_now_ns(void)

@@ -17,14 +17,18 @@ pub const DENIED: &[&[u8]] = &[
     b"kprobe_int3_handler",
     b"notify_die",
     b"*notifier_call_chain*",
-    // What the die chain and kprobes call on the way to ftramp's notifier, by config. Each
-    // was recorded by ftramp_denylist.sh in the NMI context of ftramp's own int3s on the
-    // hardened 6.12 and 7.3 test kernels; hooked, each recursed in the int3 handler until
-    // the NMI count overflowed ("kernel BUG at kernel/entry/common.c").
+    // What the die chain and kprobes call on the way to ftramp's notifier, by config: a
+    // hooked one recurses in the int3 handler until the NMI count overflows ("kernel BUG at
+    // kernel/entry/common.c"). ftramp_denylist.sh records the path in the NMI context of
+    // ftramp's own int3s; these were recorded on the hardened 6.12 and 7.3 test kernels,
+    // except the ones marked "(source)": read from do_int3() and the die notifiers for
+    // configs the test kernels do not have.
     b"get_kprobe",                   // kprobe_int3_handler's lookup
     b"*_exceptions_notify",          // the die notifiers before ftramp's (kprobes, hw_breakpoint)
-    b"arch_uprobe_exception_notify", // (UPROBES)
-    b"kgdb_notify",                  // (KGDB)
+    b"kgdb_ll_trap",                 // (source) KGDB_LOW_LEVEL_TRAP: do_int3() calls it first
+    b"__kgdb_notify",                // (source) KGDB
+    b"kgdb_notify",                  // (source) KGDB
+    b"arch_uprobe_exception_notify", // (source) UPROBES
     b"func_ptr_is_kernel_text",      // DEBUG_NOTIFIERS: checks every notifier it calls
     b"core_kernel_text",
     b"is_kernel_text",

@@ -135,6 +135,7 @@ fn denylist_covers_the_int3_path() {
         "in_gate_area_no_mm",
         "rcu_read_lock_sched_held",
         "rcu_lockdep_current_cpu_online",
+        "kgdb_ll_trap",
     ] {
         assert!(is_denied(f.as_bytes()), "{f} must be denied");
     }
