@@ -62,7 +62,8 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
   tv=$(date +%s)
   # The whole suite on a CPU whose mitigations are the heaviest TCG can show: Skylake with
   # retbleed=stuff (call depth tracking, call_depth_return_thunk, ITS); then a few tests
-  # on an AMD Zen 1 model (untrained returns and srso_return_thunk).
+  # on an AMD Zen 1 model (an untraining return thunk: srso_return_thunk on 6.12,
+  # retbleed_return_thunk on 7.3).
   # name|cpu|command line|tests|what ftramp_hardened.sh must find
   if [ -z "${FTRAMP_CPU+x}" ]; then
     runs=("suite|Skylake-Client|retbleed=stuff spectre_v2=retpoline|${FTRAMP_TESTS:-}|call_depth=yes thunk=call_depth_return_thunk")
@@ -70,7 +71,7 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
     runs=("suite|$FTRAMP_CPU|${FTRAMP_APPEND:-}|${FTRAMP_TESTS:-}|")
   fi
   [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ] &&
-    runs+=("epyc|EPYC||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=srso_return_thunk")
+    runs+=("epyc|EPYC||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=(srso|retbleed)_return_thunk")
   for r in "${runs[@]}"; do
     IFS='|' read -r name cpu append tests expect <<< "$r"
     rres=$kres; [ "$name" = suite ] || rres=$kres/$name

@@ -63,7 +63,7 @@ grep -q Stuffing /sys/devices/system/cpu/vulnerabilities/retbleed && stuffing=ye
 for e in ${FTRAMP_EXPECT:-}; do
   case $e in
     call_depth=*) [ "$depth" = "${e#*=}" ] || fail "this CPU model must give call depth tracking ${e#*=}, status says $depth" ;;
-    thunk=*) [ "${thunk_name:-none}" = "${e#*=}" ] || fail "this CPU model must give return thunk ${e#*=}, ftramp uses ${thunk_name:-none}" ;;
+    thunk=*) [[ ${thunk_name:-none} =~ ^(${e#*=})$ ]] || fail "this CPU model must give return thunk ${e#*=}, ftramp uses ${thunk_name:-none}" ;;
   esac
 done
 # The call depth counter the kernel's own INCREMENT_CALL_DEPTH updates.

@@ -75,7 +75,7 @@ static DEFINE_PER_CPU(char [4][KSYM_SYMBOL_LEN], ftramp_name_buf);
 
 static const char *ftramp_func_name(unsigned long ip)
 {
-	char *buf = this_cpu_ptr(&ftramp_name_buf)[interrupt_context_level()];
+	char *buf = (*this_cpu_ptr(&ftramp_name_buf))[interrupt_context_level()];
 	char *space;
 
 	sprint_symbol_no_offset(buf, ip);
