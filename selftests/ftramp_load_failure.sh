@@ -6,24 +6,24 @@
 # static call is left unbound): ENOEXEC, naming the function.
 . "$(dirname "$0")/lib.sh"
 
-err=$(insmod_errno "$FTRAMP_KO" force_missing_symbol=1)
-diag "finit_module: $err"
-[ "$err" = OK ] && { unload_ftramp; fail "load with a missing symbol succeeded"; }
-[ "$err" = ENOENT ] || fail "load failed with $err, want ENOENT"
-dmesg | grep -q "ftramp: cannot resolve kernel symbol ftramp_test_missing_symbol" ||
-  fail "kernel log does not name the missing symbol"
-is_loaded ftramp && fail "module left loaded"
-[ ! -e "$FTRAMP_DIR" ] || fail "tracefs directory left behind"
+# failed_load WHAT ERRNO LOG_LINE PARAM...: loading with PARAM fails with ERRNO, the
+# kernel log has LOG_LINE, and nothing is left behind.
+failed_load() {
+  local what=$1 want=$2 line=$3 err; shift 3
+  err=$(insmod_errno "$FTRAMP_KO" "$@")
+  diag "finit_module with $what: $err"
+  [ "$err" = OK ] && { unload_ftramp; fail "load with $what succeeded"; }
+  [ "$err" = "$want" ] || fail "load with $what failed with $err, want $want"
+  dmesg | grep -q "$line" || fail "kernel log lacks '$line': $(dmesg | grep ftramp: | tail -2)"
+  is_loaded ftramp && fail "module left loaded"
+  [ ! -e "$FTRAMP_DIR" ] || fail "tracefs directory left behind"
+}
 
+failed_load "a missing symbol" ENOENT \
+  "ftramp: cannot resolve kernel symbol ftramp_test_missing_symbol" force_missing_symbol=1
 # (make check builds with the test knobs; without them unbind_symbol does not exist.)
-err=$(insmod_errno "$FTRAMP_KO" unbind_symbol=2)
-diag "finit_module with binding 2 left unbound: $err"
-[ "$err" = OK ] && { unload_ftramp; fail "load with an unbound static call passed the self-check"; }
-[ "$err" = ENOEXEC ] || fail "load failed with $err, want ENOEXEC"
-dmesg | grep -q "ftramp: text_poke_copy is not reached by a direct jmp" ||
-  fail "kernel log does not name the unbound function: $(dmesg | grep ftramp: | tail -2)"
-is_loaded ftramp && fail "module left loaded"
-[ ! -e "$FTRAMP_DIR" ] || fail "tracefs directory left behind"
+failed_load "binding 2 left unbound" ENOEXEC \
+  "ftramp: text_poke_copy is not reached by a direct jmp" unbind_symbol=2
 
 load_ftramp || fail "normal load after the failed one failed"
 unload_ftramp || fail "rmmod failed"
