@@ -23,12 +23,19 @@ tally() { # reads KTAP, counts top-level results
 # Host unit tests of the core-only Rust (parsing, encoding, state machines).
 if [ -f rust/host/Cargo.toml ]; then
   say "host unit tests (cargo test)"
-  if timeout 600 cargo test --quiet --manifest-path rust/host/Cargo.toml >"$RESULTS/unit.log" 2>&1; then
+  # One test at a time, by name, so that a timeout can say which test hung.
+  timeout 600 cargo test --manifest-path rust/host/Cargo.toml -- --test-threads=1 >"$RESULTS/unit.log" 2>&1
+  urc=$?
+  if [ $urc -eq 0 ]; then
     p=$(awk '/^test result:/ { s += $4 } END { print s + 0 }' "$RESULTS/unit.log")
     echo "# host unit tests: $p passed"
     passed=$((passed + p))
   else
     cat "$RESULTS/unit.log"
+    if [ $urc -eq 124 ]; then
+      hung=$(awk '/^test .* \.\.\. *$/ { t = $2 } END { print t }' "$RESULTS/unit.log")
+      echo "not ok - host unit tests: timed out after 600 s in ${hung:-the build}"
+    fi
     f=$(awk '/^test result:/ { s += $6 } END { print s + 0 }' "$RESULTS/unit.log")
     failed=$((failed + (f > 0 ? f : 1)))
   fi
@@ -63,22 +70,25 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
   # The whole suite on a CPU whose mitigations are the heaviest TCG can show: Skylake with
   # retbleed=stuff (call depth tracking, call_depth_return_thunk, ITS); then a few tests
   # on an AMD Zen 1 model (an untraining return thunk: srso_return_thunk on 6.12,
-  # retbleed_return_thunk on 7.3).
-  # name|cpu|command line|tests|what ftramp_hardened.sh must find
+  # retbleed_return_thunk on 7.3); then the stress tests again with 4 vCPUs.
+  # name|cpu|vCPUs|command line|tests|what ftramp_hardened.sh must find
+  stuff="retbleed=stuff spectre_v2=retpoline" stuffed="call_depth=yes thunk=call_depth_return_thunk"
   if [ -z "${FTRAMP_CPU+x}" ]; then
-    runs=("suite|Skylake-Client|retbleed=stuff spectre_v2=retpoline|${FTRAMP_TESTS:-}|call_depth=yes thunk=call_depth_return_thunk")
+    runs=("suite|Skylake-Client|${FTRAMP_CPUS:-2}|$stuff|${FTRAMP_TESTS:-}|$stuffed")
   else
-    runs=("suite|$FTRAMP_CPU|${FTRAMP_APPEND:-}|${FTRAMP_TESTS:-}|")
+    runs=("suite|$FTRAMP_CPU|${FTRAMP_CPUS:-2}|${FTRAMP_APPEND:-}|${FTRAMP_TESTS:-}|")
   fi
-  [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ] &&
-    runs+=("epyc|EPYC||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=(srso|retbleed)_return_thunk")
+  if [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ]; then
+    runs+=("epyc|EPYC|2||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=(srso|retbleed)_return_thunk")
+    runs+=("smp4|Skylake-Client|4|$stuff|ftramp_hardened.sh ftramp_target_count.sh ftramp_nodrop_stress.sh ftramp_stress_variants.sh ftramp_skip_sensitivity.sh|$stuffed")
+  fi
   for r in "${runs[@]}"; do
-    IFS='|' read -r name cpu append tests expect <<< "$r"
+    IFS='|' read -r name cpu ncpus append tests expect <<< "$r"
     rres=$kres; [ "$name" = suite ] || rres=$kres/$name
     mkdir -p "$rres"
-    echo "# kernel $k, run '$name': cpu ${cpu:-qemu default}${append:+, $append}"
+    echo "# kernel $k, run '$name': cpu ${cpu:-qemu default} x $ncpus${append:+, $append}"
     say "kernel $k, run '$name': booting the test VM and running the kselftests (log: $rres/console.log)"
-    FTRAMP_CPU=$cpu FTRAMP_APPEND=$append KERNEL=$k scripts/vm.sh "$kb" "$rres" "${FTRAMP_VM_TIMEOUT:-$vm_limit}" \
+    FTRAMP_CPUS=$ncpus FTRAMP_CPU=$cpu FTRAMP_APPEND=$append KERNEL=$k scripts/vm.sh "$kb" "$rres" "${FTRAMP_VM_TIMEOUT:-$vm_limit}" \
       "TEST_TIMEOUT=${FTRAMP_TEST_TIMEOUT:-$test_limit} FTRAMP_INSMOD_ARGS='${FTRAMP_INSMOD_ARGS:-}' FTRAMP_EXPECT='$expect' $FTRAMP_TOP/selftests/run_tests.sh $rres $tests" \
       | tee "$rres/ktap.log"
     rc=${PIPESTATUS[0]}
@@ -88,9 +98,11 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
     if [ "$rc" -ne 0 ] || [ -z "$planned" ] || [ "$ran" -ne "$planned" ]; then
       say "kernel $k, run '$name': the VM run did not complete (rc=$rc, ${ran}/${planned:-?} tests); console tail:"
       tail -40 "$rres/console.log" >&2
-      # Every test that did not run counts as failed (a panic must not hide the rest).
+      # Every test that did not run counts as failed (a panic must not hide the rest),
+      # and the one that was running when the guest died or hung is named.
       missing=$(( ${planned:-0} > ran ? ${planned:-0} - ran : 1 ))
-      echo "not ok - kernel $k, run '$name': the VM run did not complete, $missing tests not run or not finished"
+      last=$(awk '/^# selftests: ftramp: / { t = $4 } /^(not )?ok / { t = "" } END { print t }' "$rres/ktap.log")
+      echo "not ok - kernel $k, run '$name': the VM run did not complete${last:+ (in $last)}, $missing tests not run or not finished"
       failed=$((failed + missing))
     fi
   done

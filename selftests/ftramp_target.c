@@ -9,14 +9,17 @@
  * debugfs (/sys/kernel/debug/ftramp_target/):
  *   run    write "<funcs> <context> <calls>": make <calls> calls of ftramp_target_<func>
  *          spread over all online CPUs, from <context> = kthread | timer | hrtimer |
- *          eqs, and return when they are done. <funcs> is one letter a-d, or several
+ *          eqs | nmi, and return when they are done. <funcs> is one letter a-d, or several
  *          (up to 16, repeats allowed): each caller makes <calls> rounds of one call
  *          of each in turn, so "abbc kthread 100" calls a 100, b 200 and c 100 times.
  *   count  read: one line "<func> <calls>" per function, summed over CPUs, then
- *          "batch <calls>", "eqs_batches <n>" and "eqs_not_watching <n>" (see eqs).
+ *          "batch <calls>", "eqs_batches <n>" and "eqs_not_watching <n>" (see eqs),
+ *          "nmi_sent <n>", "nmi_handled <n>", "nmi_lost <n>" (see nmi), then
+ *          "cell <func> <cpu> <task> <softirq> <hardirq> <nmi>" for each function and
+ *          online CPU with calls: the calls counted in each context the call ran in.
  *   reset  write anything: zero the counters.
  *   run    also: "start <funcs> <ctxmask>" starts callers that call until "stop"
- *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs; <funcs> as above);
+ *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs, 16 nmi; <funcs> as above);
  *          "batch <n>" calls each of ftramp_target_batch_00..99 n times.
  *
  * The eqs context: kthreads that make their calls in batches of EQS_BATCH with
@@ -28,6 +31,17 @@
  * the thread may be preempted, and it sleeps a tick now and then like the
  * kthread callers. The module parameter eqs_noop leaves ct_idle_enter() out
  * (shows a test that eqs_not_watching catches callers that are not in an EQS).
+ *
+ * The nmi context: the calls run in NMI handlers. For each online CPU, a sender
+ * kthread on the next online CPU (the same one if it is alone) marks the CPU's
+ * caller pending and sends it an NMI through the local APIC
+ * (apic->send_IPI(cpu, NMI_VECTOR)); an NMI_LOCAL handler claims an NMI only
+ * while its CPU's caller is pending (so the kernel's other NMI users keep theirs),
+ * makes up to NMI_BATCH calls there and clears the mark; the sender waits for
+ * that before it sends the next one (an NMI sent while one is pending would merge
+ * with it and arrive unclaimed), and pauses between them (see NMI_GAP_US). A sender that waits longer than a second counts
+ * the NMI in nmi_lost and stops. completion and kthread work stay in the sender:
+ * the NMI handler only calls and counts.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -35,6 +49,7 @@
 #include <linux/context_tracking.h>
 #include <linux/cpu.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
@@ -46,11 +61,16 @@
 #include <linux/uaccess.h>
 #include <linux/version.h>
 
+#include <asm/apic.h>
+#include <asm/nmi.h>
+
 #include "ftramp_target.h"
 
 #define NR_TARGETS 4
+#define BATCH_IDX FTRAMP_TARGET_BATCH
 
-static DEFINE_PER_CPU(unsigned long, target_calls[NR_TARGETS]);
+/* Per CPU and per context the call ran in: targets a-d, then the batch functions. */
+static DEFINE_PER_CPU(unsigned long, target_calls[NR_TARGETS + 1][FTRAMP_NR_CTX]);
 
 /*
  * The targets. noinline keeps a real function with an fentry site; the per-CPU
@@ -59,7 +79,7 @@ static DEFINE_PER_CPU(unsigned long, target_calls[NR_TARGETS]);
 #define DEFINE_TARGET(n, idx)					\
 noinline void ftramp_target_##n(void)				\
 {								\
-	this_cpu_inc(target_calls[idx]);			\
+	this_cpu_inc(target_calls[idx][ftramp_target_ctx()]);	\
 }								\
 EXPORT_SYMBOL_GPL(ftramp_target_##n)
 
@@ -72,9 +92,8 @@ DEFINE_TARGET(d, 3);
 #define DEFINE_BATCH(n)						\
 static noinline void ftramp_target_batch_##n(void)		\
 {								\
-	this_cpu_inc(batch_calls);				\
+	this_cpu_inc(target_calls[BATCH_IDX][ftramp_target_ctx()]);	\
 }
-static DEFINE_PER_CPU(unsigned long, batch_calls);
 #define DEFINE_BATCH10(d)					\
 	DEFINE_BATCH(d##0) DEFINE_BATCH(d##1) DEFINE_BATCH(d##2)	\
 	DEFINE_BATCH(d##3) DEFINE_BATCH(d##4) DEFINE_BATCH(d##5)	\
@@ -95,23 +114,31 @@ static void (*const batch_fns[100])(void) = {
 static void (*const targets[NR_TARGETS])(void) = {
 	ftramp_target_a, ftramp_target_b, ftramp_target_c, ftramp_target_d,
 };
-static const char *const target_names[NR_TARGETS] = { "a", "b", "c", "d" };
+static const char *const target_names[NR_TARGETS + 1] = { "a", "b", "c", "d", "batch" };
+
+/* notrace: the test ops' callbacks call it (a glob on ftramp_target_* must not recurse). */
+notrace unsigned long ftramp_target_cell(int idx, int cpu, int ctx)
+{
+	return per_cpu(target_calls[idx][ctx], cpu);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_cell);
 
 unsigned long ftramp_target_count(int idx)
 {
 	unsigned long sum = 0;
-	int cpu;
+	int cpu, ctx;
 
 	for_each_possible_cpu(cpu)
-		sum += per_cpu(target_calls[idx], cpu);
+		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
+			sum += per_cpu(target_calls[idx][ctx], cpu);
 	return sum;
 }
 EXPORT_SYMBOL_GPL(ftramp_target_count);
 
 /* ---- drivers: per-CPU callers in task, softirq and hardirq context ---- */
 
-enum ctx { CTX_KTHREAD, CTX_TIMER, CTX_HRTIMER, CTX_EQS, NR_CTX };
-static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer", "eqs" };
+enum ctx { CTX_KTHREAD, CTX_TIMER, CTX_HRTIMER, CTX_EQS, CTX_NMI, NR_CTX };
+static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer", "eqs", "nmi" };
 
 /*
  * Calls made per timer or hrtimer expiry: bounded so one expiry stays short even
@@ -129,6 +156,14 @@ static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer", "e
  */
 #define EQS_BATCH		200
 #define EQS_BATCHES_PER_SLEEP	(KTHREAD_BATCH / EQS_BATCH)
+/*
+ * nmi: calls per NMI (an NMI holds off everything on its CPU, IPIs included: ftramp's
+ * syncs wait for it), and the least pause between two NMIs to one CPU. The sender
+ * also pauses ten times as long as the last NMI took, keeping NMIs to a tenth of
+ * the CPU at most however slow they are (under TCG one costs a millisecond or more).
+ */
+#define NMI_BATCH		20
+#define NMI_GAP_US		1000
 
 static bool eqs_noop;
 module_param(eqs_noop, bool, 0644);
@@ -137,11 +172,14 @@ MODULE_PARM_DESC(eqs_noop,
 
 static DEFINE_PER_CPU(unsigned long, eqs_batches);
 static DEFINE_PER_CPU(unsigned long, eqs_not_watching);
+static DEFINE_PER_CPU(unsigned long, nmi_sent);
+static DEFINE_PER_CPU(unsigned long, nmi_handled);
+static DEFINE_PER_CPU(unsigned long, nmi_lost);
 
-/* What a caller calls: targets[idx[0]], targets[idx[1]], ... in turn, per round. */
-#define MAX_SEQ 16
+/* What a caller calls: fns[0], fns[1], ... in turn, per round. */
+#define MAX_SEQ FTRAMP_TARGET_MAX_SEQ
 struct seq {
-	u8 idx[MAX_SEQ];
+	void (*fns[MAX_SEQ])(void);
 	int n;
 };
 
@@ -153,6 +191,10 @@ struct caller {
 	struct hrtimer hrtimer;
 	struct task_struct *task;
 	bool active;
+	/* nmi: this CPU's caller has an NMI sent to it that its handler did not finish. */
+	atomic_t nmi_pending;
+	int cpu;
+	u64 nmi_ns;			/* how long the last NMI's calls took */
 };
 
 static DEFINE_PER_CPU(struct caller, callers[NR_CTX]);
@@ -256,6 +298,56 @@ static int eqs_caller(void *data)
 	return 0;
 }
 
+/* Claims only the NMIs a sender marked: the kernel's other NMI_LOCAL users keep theirs. */
+static int nmi_caller(unsigned int type, struct pt_regs *regs)
+{
+	struct caller *c = this_cpu_ptr(&callers[CTX_NMI]);
+	u64 t0;
+
+	if (!atomic_read(&c->nmi_pending))
+		return NMI_DONE;
+	t0 = ktime_get_mono_fast_ns();	/* NMI-safe, unlike ktime_get() */
+	this_cpu_inc(nmi_handled);
+	caller_step(c, NMI_BATCH);
+	c->nmi_ns = ktime_get_mono_fast_ns() - t0;
+	/* Orders the calls, c->remaining and c->nmi_ns before the sender's next look. */
+	atomic_set_release(&c->nmi_pending, 0);
+	return NMI_HANDLED;
+}
+
+/* Runs on the CPU after c->cpu and drives c's NMIs until c is done or told to stop. */
+static int nmi_sender(void *data)
+{
+	struct caller *c = data;
+	unsigned long deadline, gap;
+
+	while (!READ_ONCE(callers_stop) && c->remaining) {
+		atomic_set(&c->nmi_pending, 1);
+		this_cpu_inc(nmi_sent);
+		apic->send_IPI(c->cpu, NMI_VECTOR);
+		deadline = jiffies + HZ;
+		while (atomic_read_acquire(&c->nmi_pending)) {
+			if (time_after(jiffies, deadline)) {
+				/* Left pending: if it comes after all, it is claimed. */
+				this_cpu_inc(nmi_lost);
+				goto out;
+			}
+			cond_resched();
+		}
+		gap = max_t(unsigned long, NMI_GAP_US, 10 * c->nmi_ns / NSEC_PER_USEC);
+		usleep_range(gap, gap + gap / 2);
+	}
+out:
+	caller_finished();
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
 static void timer_caller(struct timer_list *t)
 {
 	struct caller *c = container_of(t, struct caller, timer);
@@ -313,7 +405,7 @@ static int start_callers(const struct seq *sq, unsigned int mask, unsigned long 
 			struct caller *c = per_cpu_ptr(&callers[ctx], cpu);
 
 			for (f = 0; f < sq->n; f++)
-				c->fns[f] = targets[sq->idx[f]];
+				c->fns[f] = sq->fns[f];
 			c->nr_fns = sq->n;
 			c->remaining = calls == ULONG_MAX ? ULONG_MAX :
 				       calls / ncpus + (i++ < calls % ncpus ? 1 : 0);
@@ -337,6 +429,24 @@ static int start_callers(const struct seq *sq, unsigned int mask, unsigned long 
 				}
 				wake_up_process(c->task);
 				break;
+			case CTX_NMI: {
+				int sender = cpumask_next(cpu, cpu_online_mask);
+
+				if (sender >= nr_cpu_ids)
+					sender = cpumask_first(cpu_online_mask);
+				c->cpu = cpu;
+				atomic_set(&c->nmi_pending, 0);
+				c->task = kthread_create_on_cpu(nmi_sender, c, sender,
+								"ftramp_nmi/%u");
+				if (IS_ERR(c->task)) {
+					ret = PTR_ERR(c->task);
+					c->task = NULL;
+					caller_finished();
+					break;
+				}
+				wake_up_process(c->task);
+				break;
+			}
 			case CTX_TIMER:
 				timer_setup(&c->timer, timer_caller, TIMER_PINNED);
 				c->timer.expires = jiffies + 1;
@@ -425,13 +535,27 @@ static int start_seq(const struct seq *sq, unsigned int ctx_mask)
  */
 int ftramp_target_start(int fn, unsigned int ctx_mask)
 {
-	struct seq sq = { .idx = { fn }, .n = 1 };
+	struct seq sq = { .n = 1 };
 
 	if (fn < 0 || fn >= NR_TARGETS)
 		return -EINVAL;
+	sq.fns[0] = targets[fn];
 	return start_seq(&sq, ctx_mask);
 }
 EXPORT_SYMBOL_GPL(ftramp_target_start);
+
+int ftramp_target_start_batch(int nr, unsigned int ctx_mask)
+{
+	struct seq sq = { .n = nr };
+	int f;
+
+	if (nr < 1 || nr > MAX_SEQ)
+		return -EINVAL;
+	for (f = 0; f < nr; f++)
+		sq.fns[f] = batch_fns[f];
+	return start_seq(&sq, ctx_mask);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_start_batch);
 
 int ftramp_target_stop(void)
 {
@@ -458,7 +582,7 @@ static int parse_seq(const char *s, struct seq *sq)
 	for (; *s; s++) {
 		if (*s < 'a' || *s >= 'a' + NR_TARGETS || sq->n == MAX_SEQ)
 			return -EINVAL;
-		sq->idx[sq->n++] = *s - 'a';
+		sq->fns[sq->n++] = targets[*s - 'a'];
 	}
 	return sq->n ? 0 : -EINVAL;
 }
@@ -514,36 +638,64 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 	return ret ? ret : len;
 }
 
+static unsigned long sum_cpus(unsigned long __percpu *v)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(v, cpu);
+	return sum;
+}
+
 static int count_show(struct seq_file *m, void *v)
 {
-	unsigned long batch = 0, eqs = 0, eqs_nw = 0;
 	int i, cpu;
 
-	for (i = 0; i < NR_TARGETS; i++)
+	for (i = 0; i <= NR_TARGETS; i++)
 		seq_printf(m, "%s %lu\n", target_names[i], ftramp_target_count(i));
+	seq_printf(m, "eqs_batches %lu\neqs_not_watching %lu\n", sum_cpus(&eqs_batches),
+		   sum_cpus(&eqs_not_watching));
+	seq_printf(m, "nmi_sent %lu\nnmi_handled %lu\nnmi_lost %lu\n", sum_cpus(&nmi_sent),
+		   sum_cpus(&nmi_handled), sum_cpus(&nmi_lost));
+	for (i = 0; i <= NR_TARGETS; i++)
+		for_each_online_cpu(cpu) {
+			unsigned long *n = per_cpu(target_calls[i], cpu);
 
-	for_each_possible_cpu(cpu) {
-		batch += per_cpu(batch_calls, cpu);
-		eqs += per_cpu(eqs_batches, cpu);
-		eqs_nw += per_cpu(eqs_not_watching, cpu);
-	}
-	seq_printf(m, "batch %lu\neqs_batches %lu\neqs_not_watching %lu\n", batch, eqs, eqs_nw);
+			if (n[0] || n[1] || n[2] || n[3])
+				seq_printf(m, "cell %s %d %lu %lu %lu %lu\n", target_names[i], cpu,
+					   n[FTRAMP_CTX_TASK], n[FTRAMP_CTX_SOFTIRQ],
+					   n[FTRAMP_CTX_HARDIRQ], n[FTRAMP_CTX_NMI]);
+		}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(count);
 
-static ssize_t reset_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+static void reset_counts(void)
 {
-	int cpu, i;
+	int cpu;
 
-	mutex_lock(&run_lock);
 	for_each_possible_cpu(cpu) {
-		for (i = 0; i < NR_TARGETS; i++)
-			per_cpu(target_calls[i], cpu) = 0;
+		memset(per_cpu_ptr(&target_calls, cpu), 0, sizeof(target_calls));
 		per_cpu(eqs_batches, cpu) = 0;
 		per_cpu(eqs_not_watching, cpu) = 0;
+		per_cpu(nmi_sent, cpu) = 0;
+		per_cpu(nmi_handled, cpu) = 0;
+		per_cpu(nmi_lost, cpu) = 0;
 	}
+}
+
+void ftramp_target_reset(void)
+{
+	mutex_lock(&run_lock);
+	reset_counts();
 	mutex_unlock(&run_lock);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_reset);
+
+static ssize_t reset_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	ftramp_target_reset();
 	return len;
 }
 
@@ -559,6 +711,10 @@ static const struct file_operations reset_fops = {
 
 static int __init target_init(void)
 {
+	int ret = register_nmi_handler(NMI_LOCAL, nmi_caller, 0, "ftramp_target");
+
+	if (ret)
+		return ret;
 	dir = debugfs_create_dir("ftramp_target", NULL);
 	debugfs_create_file("run", 0200, dir, NULL, &run_fops);
 	debugfs_create_file("count", 0400, dir, NULL, &count_fops);
@@ -570,6 +726,8 @@ static void __exit target_exit(void)
 {
 	ftramp_target_stop();
 	debugfs_remove(dir);
+	/* After every sender stopped: no NMI of ours is pending any more. */
+	unregister_nmi_handler(NMI_LOCAL, "ftramp_target");
 }
 
 module_init(target_init);

@@ -34,14 +34,27 @@
  *                                  same write: a callback still running when
  *                                  unregister returned is caught at its end)
  *             stress SWITCHES CTXMASK [MINCALLS]
- *                 ops 0 counts ftramp_target_a for the whole run while ops 1
- *                 is attached and detached SWITCHES times (the site flips
- *                 direct <-> list) and callers run on every CPU in the
- *                 contexts of CTXMASK (1 kthread, 2 timer, 4 hrtimer, 8 eqs:
- *                 where RCU is not watching); with bit 8 (0x100) set, ops 2 is
- *                 attached throughout as well (the site flips list(2) <->
- *                 list(3)). Switching goes on past SWITCHES until the target
- *                 made MINCALLS calls.
+ *                 ops 0 (the persistent ops P) counts ftramp_target_a for the
+ *                 whole run while ops 1 (the toggled ops Q) is attached and
+ *                 detached SWITCHES times (the site flips direct <-> list) and
+ *                 callers run on every CPU in the contexts of CTXMASK (1
+ *                 kthread, 2 timer, 4 hrtimer, 8 eqs: where RCU is not
+ *                 watching, 16 nmi). Switching goes on past SWITCHES until the
+ *                 target made MINCALLS calls. Flags in CTXMASK:
+ *                   0x100 ops 2 (R) is attached throughout as well: the site
+ *                         flips list(2) <-> list(3);
+ *                   0x200 the ops are 4, 5 (and 6): the guarded kind, which
+ *                         ftramp calls through ops_assist;
+ *                   0x400 the site is ten sites, ftramp_target_batch_00..09,
+ *                         switched together in each round while every caller
+ *                         calls all ten in turn.
+ *                 The oracle (see tally()): per CPU and per context, P (and R)
+ *                 saw exactly the calls the target counted, Q at most as many,
+ *                 and no ops was called twice for one call (doubles: a
+ *                 callback that finds the target's count where it was at its
+ *                 previous call on this CPU in this context; exact while each
+ *                 CPU has one task-context caller, i.e. not kthread and eqs
+ *                 together).
  *             errors are returned as the write's errno.
  *   counts  read: "K calls preemptible resched" per ops (ops_count in lib.sh
  *           reads the second field), then "poisoned N" (never reset by zero).
@@ -52,6 +65,12 @@
  * Module parameter leak_on_exit (a deliberately broken API user, for
  * ftramp_forgetful_user.sh): module exit leaves every ops registered. See
  * test_ops_exit() for what it may and may not free then.
+ *
+ * Module parameter oracle_mutant (shows that the stress oracle can fail where
+ * totals would not): 1 counts a callback's hardirq calls as task calls (a drop in
+ * one context and a double call in another that cancel in the totals); 2 makes
+ * the toggled ops' callback run its body twice per call (a double call of the
+ * toggled ops, which is never compared exactly).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -62,6 +81,7 @@
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -71,6 +91,12 @@
 
 #define NR_OPS 8
 #define MAX_SPIN_US 5000
+
+#define STRESS_CTX	0x1f	/* callers: 1 kthread, 2 timer, 4 hrtimer, 8 eqs, 16 nmi */
+#define STRESS_THIRD	0x100	/* R attached throughout: list(2) <-> list(3) */
+#define STRESS_GUARDED	0x200	/* ops 4-6: the guarded kind (through ops_assist) */
+#define STRESS_BATCH	0x400	/* ten sites switched together */
+#define STRESS_SITES	10
 
 struct test_ops {
 	struct ftramp_ops ops;
@@ -87,10 +113,23 @@ static DEFINE_MUTEX(ctl_lock);
  * live exactly as long as the module's text and data, which is what a misbehaving
  * exit (leak_on_exit) needs. See test_ops_exit().
  */
-static DEFINE_PER_CPU(unsigned long, calls[NR_OPS]);
+static DEFINE_PER_CPU(unsigned long, calls[NR_OPS][FTRAMP_NR_CTX]);
 static DEFINE_PER_CPU(unsigned long, preempt_seen[NR_OPS]);
 static DEFINE_PER_CPU(unsigned long, resched_seen[NR_OPS]);
 static atomic_long_t poisoned = ATOMIC_LONG_INIT(0);
+/*
+ * Double-call detection during a stress run: the target's count (of track_idx,
+ * + 1) each ops' callback found at its last call on this CPU in this context.
+ * Two calls of one ops for one call of the target find the same count.
+ */
+static int track_idx = -1;
+static DEFINE_PER_CPU(unsigned long, last_seen[NR_OPS][FTRAMP_NR_CTX]);
+static DEFINE_PER_CPU(unsigned long, doubles[NR_OPS]);
+
+static int oracle_mutant;
+module_param(oracle_mutant, int, 0644);
+MODULE_PARM_DESC(oracle_mutant,
+		 "Test only: 1 files hardirq calls under task, 2 calls the toggled ops' body twice");
 
 static bool leak_on_exit;
 module_param(leak_on_exit, bool, 0644);
@@ -101,7 +140,29 @@ static struct {
 	unsigned long calls, persistent, switches, ns;
 	long drops;
 	int err;
+	/* Per context (enum ftramp_target_ctx), summed over CPUs. */
+	unsigned long calls_ctx[FTRAMP_NR_CTX], persistent_ctx[FTRAMP_NR_CTX];
+	unsigned long toggled_ctx[FTRAMP_NR_CTX], third_ctx[FTRAMP_NR_CTX];
+	/* Sum over CPUs and contexts of |target - P| and |target - R|; of max(0, Q - target). */
+	unsigned long mismatch, toggled_excess, doubles;
+	unsigned int sites;
 } result;
+
+static void count_one(int k)
+{
+	int ctx = ftramp_target_ctx(), idx = READ_ONCE(track_idx);
+
+	if (idx >= 0) {
+		unsigned long now = ftramp_target_cell(idx, smp_processor_id(), ctx) + 1;
+
+		if (this_cpu_read(last_seen[k][ctx]) == now)
+			this_cpu_inc(doubles[k]);
+		this_cpu_write(last_seen[k][ctx], now);
+	}
+	if (unlikely(oracle_mutant == 1) && ctx == FTRAMP_CTX_HARDIRQ)
+		ctx = FTRAMP_CTX_TASK;
+	this_cpu_inc(calls[k][ctx]);
+}
 
 static void count_cb(unsigned long ip, unsigned long parent_ip,
 		     struct ftramp_ops *ops, struct ftramp_regs *regs)
@@ -114,7 +175,9 @@ static void count_cb(unsigned long ip, unsigned long parent_ip,
 		atomic_long_inc(&poisoned);
 		return;
 	}
-	this_cpu_inc(calls[k]);
+	count_one(k);
+	if (unlikely(oracle_mutant == 2) && (k == 1 || k == 5))
+		count_one(k);
 	if (unlikely(preemptible()))
 		this_cpu_inc(preempt_seen[k]);
 	spin = READ_ONCE(t->spin_us);
@@ -146,19 +209,26 @@ static unsigned long sum_cpus(unsigned long __percpu *v)
 
 static unsigned long ops_calls(int k)
 {
-	return sum_cpus(&calls[k]);
+	unsigned long sum = 0;
+	int cpu, ctx;
+
+	for_each_possible_cpu(cpu)
+		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
+			sum += per_cpu(calls[k][ctx], cpu);
+	return sum;
 }
 
 static void zero_calls(void)
 {
-	int cpu, k;
+	int cpu;
 
-	for (k = 0; k < NR_OPS; k++)
-		for_each_possible_cpu(cpu) {
-			per_cpu(calls[k], cpu) = 0;
-			per_cpu(preempt_seen[k], cpu) = 0;
-			per_cpu(resched_seen[k], cpu) = 0;
-		}
+	for_each_possible_cpu(cpu) {
+		memset(per_cpu_ptr(&calls, cpu), 0, sizeof(calls));
+		memset(per_cpu_ptr(&preempt_seen, cpu), 0, sizeof(preempt_seen));
+		memset(per_cpu_ptr(&resched_seen, cpu), 0, sizeof(resched_seen));
+		memset(per_cpu_ptr(&last_seen, cpu), 0, sizeof(last_seen));
+		memset(per_cpu_ptr(&doubles, cpu), 0, sizeof(doubles));
+	}
 }
 
 /*
@@ -206,47 +276,100 @@ static int do_unregister(int k)
 	return ret;
 }
 
+static unsigned long diff(unsigned long a, unsigned long b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* The oracle, at a quiescent point: target @idx against P (@p), Q (@q) and R (@r, or -1). */
+static void tally(int idx, int p, int q, int r)
+{
+	int cpu, ctx;
+
+	for_each_possible_cpu(cpu) {
+		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++) {
+			unsigned long t = ftramp_target_cell(idx, cpu, ctx);
+			unsigned long np = per_cpu(calls[p][ctx], cpu);
+			unsigned long nq = per_cpu(calls[q][ctx], cpu);
+
+			result.calls_ctx[ctx] += t;
+			result.persistent_ctx[ctx] += np;
+			result.toggled_ctx[ctx] += nq;
+			result.mismatch += diff(t, np);
+			if (nq > t)
+				result.toggled_excess += nq - t;
+			if (r >= 0) {
+				unsigned long nr = per_cpu(calls[r][ctx], cpu);
+
+				result.third_ctx[ctx] += nr;
+				result.mismatch += diff(t, nr);
+			}
+		}
+		result.doubles += per_cpu(doubles[p], cpu) + per_cpu(doubles[q], cpu) +
+				  (r >= 0 ? per_cpu(doubles[r], cpu) : 0);
+	}
+	for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++) {
+		result.calls += result.calls_ctx[ctx];
+		result.persistent += result.persistent_ctx[ctx];
+	}
+	result.drops = (long)result.calls - (long)result.persistent;
+}
+
 static int stress(unsigned long switches, unsigned int mask, unsigned long mincalls)
 {
-	unsigned long before, i;
-	bool third = mask & 0x100;
+	int base = mask & STRESS_GUARDED ? 4 : 0, p = base, q = base + 1;
+	int r = mask & STRESS_THIRD ? base + 2 : -1;
+	bool batch = mask & STRESS_BATCH;
+	int idx = batch ? FTRAMP_TARGET_BATCH : 0;
+	const char *on = batch ? "ftramp_target_batch_0?" : "ftramp_target_a";
+	const char *off = batch ? "!ftramp_target_batch_0?" : "!ftramp_target_a";
+	unsigned long i;
 	ktime_t t0;
 	int ret;
 
-	mask &= 0xf;
 	memset(&result, 0, sizeof(result));
-	for (i = 0; i < 3; i++)
-		revive(i);
-	ret = ftramp_set_filter(&tops[0].ops, "ftramp_target_a", 1) ?:
-	      ftramp_set_filter(&tops[1].ops, "", 1) ?:
-	      do_register(0) ?: do_register(1);
-	if (!ret && third)
-		ret = ftramp_set_filter(&tops[2].ops, "ftramp_target_a", 1) ?: do_register(2);
+	result.sites = batch ? STRESS_SITES : 1;
+	revive(p);
+	revive(q);
+	ret = ftramp_set_filter(&tops[p].ops, on, 1) ?:
+	      ftramp_set_filter(&tops[q].ops, "", 1) ?:
+	      do_register(p) ?: do_register(q);
+	if (!ret && r >= 0) {
+		revive(r);
+		ret = ftramp_set_filter(&tops[r].ops, on, 1) ?: do_register(r);
+	}
 	if (ret)
 		goto out;
+	/* Nobody calls the targets now: a quiescent point to start the counts from. */
 	zero_calls();
-	before = ftramp_target_count(0);
+	ftramp_target_reset();
+	WRITE_ONCE(track_idx, idx);
 	t0 = ktime_get();
-	ret = ftramp_target_start(0, mask);
+	ret = batch ? ftramp_target_start_batch(STRESS_SITES, mask & STRESS_CTX) :
+		      ftramp_target_start(0, mask & STRESS_CTX);
 	if (ret)
 		goto out;
-	for (i = 0; !ret && (i < switches || ftramp_target_count(0) - before < mincalls); i++) {
-		ret = ftramp_set_filter(&tops[1].ops, (i & 1) ? "!ftramp_target_a" :
-						       "ftramp_target_a", 0);
+	for (i = 0; !ret && (i < switches || ftramp_target_count(idx) < mincalls); i++) {
+		/* A test's timeout (SIGTERM) ends the run rather than finding it stuck in D state. */
+		if (signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = ftramp_set_filter(&tops[q].ops, (i & 1) ? off : on, 0);
 		if (!ret)
 			result.switches++;
 		/* Sleep now and then: RCU-tasks waits for voluntary switches. */
 		if (i % 32 == 31)
 			schedule_timeout_uninterruptible(1);
 	}
+	/* Returns once every caller's last call has returned: quiescent again. */
 	ftramp_target_stop();
 	result.ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
-	result.calls = ftramp_target_count(0) - before;
-	result.persistent = ops_calls(0);
-	result.drops = (long)result.calls - (long)result.persistent;
+	tally(idx, p, q, r);
 out:
+	WRITE_ONCE(track_idx, -1);
 	result.err = ret;
-	for (i = 0; i < 3; i++)
+	for (i = base; i < base + 3; i++)
 		if (tops[i].registered)
 			do_unregister(i);
 	return ret;
@@ -324,11 +447,29 @@ static int counts_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(counts);
 
+static void show_ctx(struct seq_file *m, const char *name, const unsigned long *v)
+{
+	seq_printf(m, "%s task=%lu softirq=%lu hardirq=%lu nmi=%lu\n", name,
+		   v[FTRAMP_CTX_TASK], v[FTRAMP_CTX_SOFTIRQ], v[FTRAMP_CTX_HARDIRQ],
+		   v[FTRAMP_CTX_NMI]);
+}
+
 static int result_show(struct seq_file *m, void *v)
 {
+	unsigned long toggled = 0;
+	int ctx;
+
+	for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
+		toggled += result.toggled_ctx[ctx];
 	seq_printf(m, "calls %lu\npersistent %lu\ndrops %ld\nswitches %lu\nms %lu\nerr %d\n",
 		   result.calls, result.persistent, result.drops, result.switches,
 		   result.ns / NSEC_PER_MSEC, result.err);
+	seq_printf(m, "sites %u\ntoggled %lu\nmismatch %lu\ntoggled_excess %lu\ndoubles %lu\n",
+		   result.sites, toggled, result.mismatch, result.toggled_excess, result.doubles);
+	show_ctx(m, "calls_ctx", result.calls_ctx);
+	show_ctx(m, "persistent_ctx", result.persistent_ctx);
+	show_ctx(m, "toggled_ctx", result.toggled_ctx);
+	show_ctx(m, "third_ctx", result.third_ctx);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(result);

@@ -138,3 +138,57 @@ kernel_direct() {
     /^[ \t]+direct-->/ { addr = $0; sub(/.*direct-->/, "", addr); sub(/[ \t]+$/, "", addr) }
     END { out() }' "$TRACEFS/enabled_functions" | sort
 }
+
+# ---- the stress oracle (ftramp_test_ops.c: stress, tally) ----
+# A context's value in a "name task=N softirq=N hardirq=N nmi=N" line of file $3.
+ctx_value() { awk -v k="$1" -v c="$2" '$1 == k || $1 == k":" { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == c) print a[2] } }' "$3"; }
+# The call context (as the oracle counts it) a caller context of the target runs in.
+CALL_CTX=([1]=task [2]=softirq [4]=hardirq [8]=task [16]=nmi)
+CTXS="task softirq hardirq nmi"
+
+# run_stress LABEL SWITCHES MASK MINCALLS [REQUIRE_INT3_CTXS|none]: one `ctl stress` run with
+# the exact oracle: per CPU and context the persistent ops (and the third) saw exactly the
+# target's calls, the toggled ops at most as many and some, nobody was called twice for one
+# call, every caller context made calls, and the int3 window was hit (in each context of
+# REQUIRE_INT3_CTXS, default all the mask's call contexts; in a batched round through the
+# record's binary search). "none": a run whose switches patch nothing (list <-> list).
+run_stress() {
+  local label=$1 sw=$2 mask=$3 min=$4 req=${5-} R=$TEST_DIR/result S=$FTRAMP_DIR/stats
+  local -A e0 bit
+  local c b v searched0 lost0 sum=0
+  for c in $CTXS; do e0[$c]=$(ctx_value int3_emulated "$c" "$S"); done
+  searched0=$(stat_field int3_emulated_searched)
+  lost0=$(target_count nmi_lost)
+  ctl stress "$sw" "$mask" "$min" || fail "$label: stress run failed: $(tr '\n' ' ' < "$R")"
+  diag "$label: $(tr '\n' ' ' < "$R")"
+  diag "$label: int3 emulated $(grep '^int3_emulated:' "$S" | cut -d' ' -f2-), stale $(grep '^int3_stale:' "$S" | cut -d' ' -f2-), searched $(( $(stat_field int3_emulated_searched) - searched0 ))"
+  [ "$(result_field switches)" -ge "$sw" ] || fail "$label: only $(result_field switches) switches"
+  [ "$(result_field calls)" -ge "$min" ] || fail "$label: only $(result_field calls) calls"
+  [ "$(result_field drops)" = 0 ] || fail "$label: $(result_field drops) calls dropped"
+  [ "$(result_field persistent)" = "$(result_field calls)" ] || fail "$label: persistent ops saw $(result_field persistent) of $(result_field calls) calls"
+  [ "$(result_field mismatch)" = 0 ] || fail "$label: per-CPU, per-context counts differ by $(result_field mismatch) calls in all (a drop in one place and a double call in another cancel in the totals, not here)"
+  [ "$(result_field doubles)" = 0 ] || fail "$label: $(result_field doubles) calls reached an ops twice"
+  [ "$(result_field toggled_excess)" = 0 ] || fail "$label: the toggled ops saw $(result_field toggled_excess) calls more than were made"
+  [ "$(result_field toggled)" -gt 0 ] || fail "$label: the toggled ops was never called"
+  if (( mask & 0x100 )); then
+    for c in $CTXS; do sum=$(( sum + $(ctx_value third_ctx "$c" "$R") )); done
+    [ "$sum" = "$(result_field calls)" ] || fail "$label: the third ops saw $sum of $(result_field calls) calls"
+  fi
+  for b in 1 2 4 8 16; do
+    (( mask & b )) || continue
+    bit[${CALL_CTX[$b]}]=1
+    [ "$(ctx_value calls_ctx "${CALL_CTX[$b]}" "$R")" -gt 0 ] || fail "$label: no calls in ${CALL_CTX[$b]} context"
+  done
+  (( mask & 16 )) && { [ "$(target_count nmi_lost)" = "$lost0" ] || fail "$label: $(( $(target_count nmi_lost) - lost0 )) NMIs were never handled"; }
+  [ -n "$req" ] || req="${!bit[*]}"
+  [ "$req" = none ] && req=
+  for c in $req; do
+    v=$(( $(ctx_value int3_emulated "$c" "$S") - e0[$c] ))
+    [ "$v" -gt 0 ] || fail "$label: the int3 window was never hit in $c context"
+  done
+  if (( mask & 0x400 )); then
+    [ $(( $(stat_field int3_emulated_searched) - searched0 )) -gt 0 ] ||
+      fail "$label: no trap was resolved through a record of several sites (binary search never hit)"
+  fi
+  return 0
+}

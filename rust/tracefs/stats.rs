@@ -71,6 +71,12 @@ impl File<State> for Stats {
             ))?;
         }
         out.line(format_args!(
+            "int3_emulated_searched: {}",
+            int3::STATS
+                .searched
+                .load(core::sync::atomic::Ordering::Relaxed)
+        ))?;
+        out.line(format_args!(
             "seq_retries: {}",
             int3::STATS
                 .retries

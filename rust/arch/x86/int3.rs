@@ -25,12 +25,16 @@ pub(crate) struct Int3Stats {
     pub(crate) stale: [AtomicU64; 4],
     /// Seqcount retries (race (b)).
     pub(crate) retries: AtomicU64,
+    /// Emulated hits whose record had more than one entry: the site was found by the binary
+    /// search of a batched round (a test requires these, so the search is really exercised).
+    pub(crate) searched: AtomicU64,
 }
 
 pub(crate) static STATS: Int3Stats = Int3Stats {
     emulated: [const { AtomicU64::new(0) }; 4],
     stale: [const { AtomicU64::new(0) }; 4],
     retries: AtomicU64::new(0),
+    searched: AtomicU64::new(0),
 };
 
 impl Int3Stats {
@@ -63,11 +67,16 @@ fn record_target(site: usize) -> core::result::Result<Option<usize>, ()> {
             entries
                 .binary_search_by_key(&site, |e| e.site)
                 .ok()
-                .map(|i| entries[i].target)
+                .map(|i| (entries[i].target, entries.len() > 1))
         };
         // SAFETY: as above.
         if !unsafe { sys::ftramp_record_seq_retry(seq) } {
-            return Ok(found);
+            return Ok(found.map(|(target, searched)| {
+                if searched {
+                    STATS.searched.fetch_add(1, Ordering::Relaxed);
+                }
+                target
+            }));
         }
         STATS.retries.fetch_add(1, Ordering::Relaxed);
     }
