@@ -80,6 +80,8 @@ VARIANTS=(
   "stub_write_late|STUB_WRITE_LATE|cex:unclaimed|new stub written after the round that targets it: int3 filler run, refused"
   "stub_write_late+no_owner_check|STUB_WRITE_LATE NO_OWNER_CHECK|cex:target|the same, claimed without the ownership check: call to 0"
   "no_retire_wait|NO_RETIRE_WAIT|cex:cold|slot freed without the wait: a parked task is still inside"
+  # --- the engine's order of lists and rounds ---
+  "list_after_round|LIST_AFTER_ROUND|cex:q|list published after the round that moves the site to ITER: a drop"
   # --- coverage probes ---
   "cover_trap|COVER_TRAP|reached|int3 handler entered"
   "cover_emulate|COVER_EMULATE|reached|handler emulates the record's target"

@@ -96,11 +96,12 @@
  *   TARGET_AFTER_CLEAR    SlotInfo.target stored after the record is cleared
  *   NO_TARGET_STORE       Patcher::commit never updates SlotInfo.target
  *   NO_RECORD_RCU         the record is kfree'd at once, not kfree_rcu'd
- *   RETRIES=n             seqcount retries before falling back (default 2)
+ *   RETRIES=n             tries of record_target()'s loop (the code: 8; default 2)
  *   EXHAUST_DIE           retries exhausted: "not ours" instead of falling back
  *   NO_OWNER_CHECK        claim any trap in the pool, without SlotInfo.site
  *   STUB_WRITE_LATE       R's stub written after the round that targets it
  *   NO_RETIRE_WAIT        the removed site's slot freed without the wait
+ *   LIST_AFTER_ROUND      a site's new list published after the round to ITER
  * Coverage probes (an assertion that fails iff the point is reachable):
  *   COVER_TRAP COVER_EMULATE COVER_STALE_INT3 COVER_MIXED_FETCH COVER_SLOT1
  *   COVER_ITER_Q COVER_VANISHED COVER_RETRY COVER_EXHAUSTED COVER_LATER_TARGET
@@ -404,6 +405,20 @@ inline step2() {
 #endif
 }
 
+/* Engine::commit: the lists of sites going to ITER, before the round */
+inline lists_before() {
+	if
+	:: (batch & 1) && (ph[0] == 0 || ph[0] == 2) ->
+		lst[0] = O_P | O_Q; printf("EV patcher: site 0 list := {P,Q}\n")
+	:: else
+	fi;
+	if
+	:: (batch & 2) && ph[1] == 2 ->
+		lst[1] = O_R | O_P; printf("EV patcher: site 1 list := {R,P}\n")
+	:: else
+	fi
+}
+
 proctype patcher()
 {
 	byte r, i, b, last;
@@ -466,16 +481,10 @@ proctype patcher()
 			last = b;
 			printf("EV patcher: record %d filled\n", b);
 #endif
-			if
-			:: (batch & 1) && (ph[0] == 0 || ph[0] == 2) ->
-				lst[0] = O_P | O_Q; printf("EV patcher: site 0 list := {P,Q}\n")
-			:: else
-			fi;
-			if
-			:: (batch & 2) && ph[1] == 2 ->
-				lst[1] = O_R | O_P; printf("EV patcher: site 1 list := {R,P}\n")
-			:: else
-			fi
+#ifndef LIST_AFTER_ROUND
+			lists_before();
+#endif
+			skip
 		}
 
 		if
@@ -542,6 +551,9 @@ proctype patcher()
 		 * over: moving ops are attached or gone.
 		 */
 		d_step {
+#ifdef LIST_AFTER_ROUND
+			lists_before();
+#endif
 			if
 			:: (batch & 1) && ph[0] == 1 ->
 				lst[0] = O_Q; printf("EV patcher: site 0 list := {Q}\n")
