@@ -11,19 +11,33 @@
 #   reached    a coverage probe (assert that fails iff the point is reachable)
 #   unreached  a coverage probe that no execution reaches (exhaustive)
 #
+# A search that did not complete proves nothing: out of memory, the memory
+# bound, the depth bound, "Search not completed" without a counterexample, a
+# missing summary, a crash or a timeout make the variant "not ok", with the
+# reason in the KTAP line.  A counterexample must replay (spin -t).
+#
 # usage: run.sh [-j JOBS] [VARIANT...]     (default: all variants, 2 jobs)
 # env:   KEEP=1 keeps the work directory; MODEL_FLIP=NAME inverts NAME's
-#        expectation (to see the runner fail).
+#        expectation (to see the runner fail);
+#        MODEL_MEMLIM=MB   pan's memory bound (-DMEMLIM, default 4096)
+#        MODEL_DEPTH=N     pan's depth bound for exhaustive runs (-m, default 1000000)
+#        MODEL_TIMEOUT=S   seconds per pan run (default 900)
+#        MODEL_PAN_FLAGS   more flags for every pan run (e.g. -V: no search)
+#        (the last four are there to show the runner fail on a cut search)
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODEL=$HERE/switch.pml
 JOBS=2
 if [ "${1:-}" = -j ]; then JOBS=${2:?-j needs a number}; shift 2; fi
+MEMLIM=${MODEL_MEMLIM:-4096}
+DEPTH=${MODEL_DEPTH:-1000000}
+TIMEOUT=${MODEL_TIMEOUT:-900}
+read -r -a PAN_EXTRA <<< "${MODEL_PAN_FLAGS:-}"
 
-for tool in spin gcc; do
+for tool in spin gcc timeout; do
   if ! command -v "$tool" > /dev/null 2>&1; then
-    echo "run.sh: '$tool' not found: install it (Debian: apt-get install spin gcc)" >&2
+    echo "run.sh: '$tool' not found: install it (Debian: apt-get install spin gcc coreutils)" >&2
     echo "TAP version 13"
     echo "1..0 # SKIP $tool not installed"
     exit 4
@@ -32,102 +46,161 @@ done
 
 # name | spin -D flags | expectation | what it shows
 VARIANTS=(
-  "protocol||holds|the protocol as designed: all properties hold"
+  # --- the protocol and its safeguards ---
+  "protocol||holds|the protocol as the code does it: all properties hold"
   "skip|SKIP|cex:once|2019 bug: the handler skips the call -> a drop"
-  "no_final_sync+no_seq_recheck+no_vanished|NO_FINAL_SYNC NO_SEQ_RECHECK NO_VANISHED_HANDLING|cex:unclaimed,target|all three race safeguards removed"
-  "no_final_sync|NO_FINAL_SYNC|holds|final sync alone removed: redundant given re-check + vanished handling"
-  "no_seq_recheck|NO_SEQ_RECHECK|holds|seqcount re-check alone removed: redundant given the final sync"
-  "no_vanished_handling|NO_VANISHED_HANDLING|holds|vanished-int3 handling alone removed: redundant given the final sync"
-  "record_after_int3|RECORD_AFTER_INT3|holds|record published after int3: redundant given the vanished-int3 fallback"
-  "no_final_sync+no_seq_recheck|NO_FINAL_SYNC NO_SEQ_RECHECK|cex:target|race (b): the record changes under the handler"
+  "no_final_sync+no_seq_recheck+no_vanished|NO_FINAL_SYNC NO_SEQ_RECHECK NO_VANISHED_HANDLING|cex:unclaimed|all three race safeguards removed"
+  "no_final_sync|NO_FINAL_SYNC|holds|final sync alone removed: redundant given the SlotInfo.target fallback"
+  "no_seq_recheck|NO_SEQ_RECHECK|holds|seqcount re-check alone removed"
+  "no_vanished_handling|NO_VANISHED_HANDLING|holds|fallback alone removed: redundant given the final sync"
+  "record_after_int3|RECORD_AFTER_INT3|holds|SlotInfo.target and record after the int3: redundant given the fallback"
+  "no_final_sync+no_seq_recheck|NO_FINAL_SYNC NO_SEQ_RECHECK|holds|race (b) cannot happen: a published record is immutable"
   "no_final_sync+no_vanished|NO_FINAL_SYNC NO_VANISHED_HANDLING|cex:unclaimed|race (a): a stale int3 after the record is gone"
   "record_after_int3+no_vanished|RECORD_AFTER_INT3 NO_VANISHED_HANDLING|cex:unclaimed|int3 before record, no fallback: die"
   "vanished_strict|VANISHED_STRICT|holds|Linus-style vanished check (die if int3 still there), final sync kept"
   "vanished_strict+no_final_sync|VANISHED_STRICT NO_FINAL_SYNC|cex:unclaimed|Linus-style check needs the final sync (site re-armed under the handler)"
   "kprobes_first|KPROBES_FIRST|holds|CONFIG_KPROBES: vanished int3 re-executed by kprobes before our handler"
   "kprobes_first+no_final_sync|KPROBES_FIRST NO_FINAL_SYNC|holds|the same with the 2-sync switch"
-  "no_record|NO_RECORD|cex:torn|no record at all: the fallback reads a rel32 being written"
+  "no_record|NO_RECORD|holds|no record at all: SlotInfo.target alone is enough"
+  "no_record+no_final_sync|NO_RECORD NO_FINAL_SYNC|holds|the same with the 2-sync switch"
   "no_int3_sync|NO_INT3_SYNC|cex:torn|oracle: no sync after int3 -> torn call fetched"
   "no_tail_sync|NO_TAIL_SYNC|cex:torn|oracle: no sync after the tail -> torn call fetched"
+  # --- SlotInfo.target: the fallback's target and when it is stored ---
+  "no_target_store|NO_TARGET_STORE|holds|SlotInfo.target never updated: harmless while the fallback is dead"
+  "no_target_store+no_final_sync|NO_TARGET_STORE NO_FINAL_SYNC|cex:q,once,target|SlotInfo.target never updated, 2 syncs: the fallback enters a stale target"
+  "target_after_publish+no_final_sync|TARGET_AFTER_PUBLISH NO_FINAL_SYNC|holds|SlotInfo.target stored after the record is published"
+  "target_after_clear+no_final_sync|TARGET_AFTER_CLEAR NO_FINAL_SYNC|holds|SlotInfo.target stored after the record is cleared (still before the operation ends)"
+  # --- the record: pointer, RCU, retries ---
+  "no_record_rcu|NO_RECORD_RCU|holds|record kfree'd at once: no handler can hold it then, given the final sync"
+  "no_record_rcu+no_final_sync|NO_RECORD_RCU NO_FINAL_SYNC|cex:uaf|record kfree'd at once, 2 syncs: freed under a handler"
+  "retries1+no_final_sync|RETRIES=1 NO_FINAL_SYNC|holds|one try, then the fallback"
+  "exhaust_die+no_final_sync|EXHAUST_DIE NO_FINAL_SYNC|cex:unclaimed|retries exhausted -> not ours: die"
+  # --- slots: ownership, stubs, free and reuse ---
+  "no_owner_check|NO_OWNER_CHECK|holds|SlotInfo.site check removed: no trap at a non-site in the protocol"
+  "stub_write_late|STUB_WRITE_LATE|cex:unclaimed|new stub written after the round that targets it: int3 filler run, refused"
+  "stub_write_late+no_owner_check|STUB_WRITE_LATE NO_OWNER_CHECK|cex:target|the same, claimed without the ownership check: call to 0"
+  "no_retire_wait|NO_RETIRE_WAIT|cex:cold|slot freed without the wait: a parked task is still inside"
+  # --- the engine's order of lists and rounds ---
+  "list_after_round|LIST_AFTER_ROUND|cex:q|list published after the round that moves the site to ITER: a drop"
+  # --- coverage probes ---
   "cover_trap|COVER_TRAP|reached|int3 handler entered"
   "cover_emulate|COVER_EMULATE|reached|handler emulates the record's target"
   "cover_stale_int3|COVER_STALE_INT3|reached|a CPU fetches int3 although memory already holds 0xE8"
   "cover_mixed_fetch|COVER_MIXED_FETCH|reached|a CPU fetches a rel32 mixing two versions"
-  "cover_slot1|COVER_SLOT1|reached|batched round: handler finds its site in record slot 1"
-  "cover_iter_q|COVER_ITER_Q|reached|the iterator calls the toggled ops Q"
-  "cover_vanished|COVER_VANISHED|unreached|with the final sync the vanished-int3 fallback is dead"
+  "cover_slot1|COVER_SLOT1|reached|batched round: handler finds site 1 in a 2-site record"
+  "cover_iter_q|COVER_ITER_Q|reached|the iterator calls Q and another ops"
+  "cover_survivor|COVER_SURVIVOR|reached|F0 calls the survivor's stub Q (not the first ops P)"
+  "cover_new_stub|COVER_NEW_STUB|reached|a CPU runs R's stub, written during the run"
+  "cover_reuse|COVER_REUSE|reached|a CPU runs the new site in the freed and reused slot T1"
+  "cover_parked_wait|COVER_PARKED_WAIT|reached|the retire wait starts with a task parked in F1's trampoline"
+  "cover_unowned|COVER_UNOWNED|unreached|no trap at a pool address that is not a live site"
+  "cover_vanished|COVER_VANISHED|unreached|with the final sync the SlotInfo.target fallback is dead"
   "cover_retry|COVER_RETRY|unreached|with the final sync the seqcount re-check never fires"
   "cover_vanished+no_final_sync|COVER_VANISHED NO_FINAL_SYNC|reached|without it, the fallback is used"
   "cover_retry+no_final_sync|COVER_RETRY NO_FINAL_SYNC|reached|without it, the re-check fires"
-  "protocol_4rounds|NROUND=4|holds|depth check: 4 rounds instead of 3"
-  "no_final_sync_4rounds|NO_FINAL_SYNC NROUND=4|holds|depth check: 2-sync switch, 4 rounds"
+  "cover_exhausted+no_final_sync|COVER_EXHAUSTED NO_FINAL_SYNC|reached|without it, RETRIES=2 can run out"
+  "cover_exhausted+no_final_sync+retries3|COVER_EXHAUSTED NO_FINAL_SYNC RETRIES=3|unreached|3 tries never run out: the code's 8 behave as unbounded"
+  "cover_later_target+no_final_sync|COVER_LATER_TARGET NO_FINAL_SYNC|reached|the fallback reads a SlotInfo.target a later round stored under the handler"
+  "cover_rcu_hold+no_final_sync|COVER_RCU_HOLD NO_FINAL_SYNC|reached|a record is cleared while a handler holds it (kfree_rcu waits)"
+  "cover_reused_stale+no_final_sync|COVER_REUSED_STALE NO_FINAL_SYNC|reached|a stale int3 trap at the new site in the reused slot"
+  # --- depth ---
+  "protocol_4rounds|NROUND=4|holds|depth check: 4 operations instead of 3 (every script step)"
+  "no_final_sync_4rounds|NO_FINAL_SYNC NROUND=4|holds|depth check: 2-sync switch, 4 operations"
 )
 
 # Which property an assertion text belongs to.
 prop_of() {
   case "$1" in
-    *p_calls==1*) echo once ;;
-    *q_calls\<=1* | *q_ok==1*) echo q ;;
+    *once_ok==1*) echo once ;;
+    *q_ok==1*) echo q ;;
     *target_ok==1*) echo target ;;
     *unclaimed_int3==0*) echo unclaimed ;;
     *torn_call==0*) echo torn ;;
+    *uaf_ok==1*) echo uaf ;;
+    *cold_ok==1*) echo cold ;;
     *) echo probe ;;
   esac
 }
 
+# Why a search that found no counterexample did not complete ("" if it did).
+incomplete() {
+  local f=$1
+  if grep -q 'pan: out of memory' "$f"; then echo "pan ran out of memory"
+  elif grep -q 'reached -DMEMLIM bound' "$f"; then echo "memory bound hit (-DMEMLIM=$MEMLIM MB)"
+  elif grep -q 'max search depth too small' "$f"; then echo "depth bound hit (-m$DEPTH)"
+  elif grep -q 'Search not completed' "$f"; then echo "search not completed"
+  elif ! grep -q '^State-vector .* errors: 0' "$f"; then echo "no 'State-vector ... errors: 0' summary"
+  elif ! grep -q 'states, stored' "$f"; then echo "no 'states, stored' summary"
+  fi
+}
+
 # run_one NAME DEFS EXPECT DIR: verifies one variant in DIR, writes DIR/result
-# ("pass" or "fail") and DIR/diag (diagnostic lines without "# ").
+# ("pass" or "fail"), DIR/why (the reason of a failure, one line) and DIR/diag
+# (diagnostic lines without "# ").
 run_one() {
   local name=$1 defs=$2 expect=$3 dir=$4
-  local dflags=() d mode=dfs t0 t1 out verdict prop states depth msg
+  local dflags=() d mode=dfs t0 t1 rc verdict prop states depth msg why
   for d in $defs; do dflags+=("-D$d"); done
   case $expect in cex:* | reached) mode=bfs ;; esac
   mkdir -p "$dir" && cp "$MODEL" "$dir/"
   cd "$dir" || return
+  fail() { echo "$1" > why; echo "$1"; echo fail > result; }
   {
     echo "defines: ${defs:-none}; expected: $expect; search: $mode"
     if ! spin -a "${dflags[@]}" switch.pml > spin.log 2>&1; then
-      echo "spin -a failed:"; sed 's/^/  /' spin.log; echo fail > result; return
+      echo "spin -a failed:"; sed 's/^/  /' spin.log; fail "spin -a failed"; return
     fi
-    # Breadth-first runs are small (< 300k states): compile fast, small hash
-    # table.  Exhaustive runs: optimise, default 2^24-slot hash table.
-    local cflags=(-O1 -w -DSAFETY) pflags=(-m1000000)
-    [ $mode = bfs ] && cflags=(-O0 -w -DSAFETY -DBFS) pflags=(-w20)
+    # Breadth-first runs stop at the first counterexample: compile fast.
+    # Exhaustive runs: optimise, default 2^24-slot hash table.
+    local cflags=(-O1 -w -DSAFETY "-DMEMLIM=$MEMLIM") pflags=("-m$DEPTH")
+    [ $mode = bfs ] && cflags=(-O0 -w -DSAFETY -DBFS "-DMEMLIM=$MEMLIM") pflags=(-w22)
     if ! gcc "${cflags[@]}" -o pan pan.c > gcc.log 2>&1; then
-      echo "gcc failed:"; sed 's/^/  /' gcc.log; echo fail > result; return
+      echo "gcc failed:"; sed 's/^/  /' gcc.log; fail "gcc failed"; return
     fi
     t0=$(date +%s.%N)
-    ./pan "${pflags[@]}" > pan.out 2>&1
+    timeout -k 10 "$TIMEOUT" ./pan "${pflags[@]}" "${PAN_EXTRA[@]}" > pan.out 2>&1
+    rc=$?
     t1=$(date +%s.%N)
-    out=$(cat pan.out)
-    states=$(awk '/states, stored/ { print $1; exit }' pan.out)
-    depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' pan.out | head -1)
     local secs
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-    if grep -q 'max search depth too small' pan.out; then
-      echo "pan: search depth limit hit: the search was not exhaustive"
-      echo fail > result; return
+    if [ $rc -eq 124 ] || { [ $rc -eq 137 ] && awk -v s="$secs" -v t="$TIMEOUT" 'BEGIN { exit !(s >= t) }'; }; then
+      tail -5 pan.out | sed 's/^/  /'; fail "timed out after ${TIMEOUT}s"; return
     fi
-    if grep -q 'errors: 0' pan.out; then
-      verdict=holds
-      echo "pan: no assertion violated; $states states, depth $depth, ${secs}s (exhaustive)"
-    elif grep -q 'assertion violated' pan.out; then
+    if [ $rc -ge 128 ]; then
+      tail -5 pan.out | sed 's/^/  /'; fail "pan crashed: killed by signal $((rc - 128))"; return
+    fi
+    if [ $rc -ne 0 ]; then
+      tail -5 pan.out | sed 's/^/  /'; fail "pan exited with status $rc"; return
+    fi
+    states=$(awk '/states, stored/ { print $1; exit }' pan.out)
+    depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' pan.out | head -1)
+    if grep -q 'assertion violated' pan.out; then
       msg=$(grep -m1 'assertion violated' pan.out | sed 's/^pan:[0-9]*: //')
       prop=$(prop_of "$msg")
       verdict=cex:$prop
       echo "pan: $msg; $states states, ${secs}s"
       if [ $mode = dfs ]; then
         # unexpected: search again breadth-first for a shortest trail
-        gcc -O0 -w -DSAFETY -DBFS -o pan pan.c > /dev/null 2>&1 && ./pan > pan-bfs.out 2>&1
+        gcc -O0 -w -DSAFETY -DBFS "-DMEMLIM=$MEMLIM" -o pan pan.c > /dev/null 2>&1 &&
+          timeout -k 10 "$TIMEOUT" ./pan -w22 > pan-bfs.out 2>&1
       fi
       spin -t "${dflags[@]}" switch.pml > trail.out 2>&1
+      if ! grep -q 'assertion violated' trail.out; then
+        tail -5 trail.out | sed 's/^/  /'; fail "the counterexample does not replay (spin -t)"; return
+      fi
       local n
       n=$(grep -c 'EV ' trail.out)
       echo "shortest trail ($n events$([ "$n" -gt 60 ] && echo ", last 60 shown")):"
       grep 'EV ' trail.out | tail -60 | sed 's/^[[:space:]]*EV /  /'
+    elif grep -q '^pan:[0-9]*: invalid end state' pan.out; then
+      tail -20 pan.out | sed 's/^/  /'; fail "invalid end state (a deadlock in the model)"; return
     else
-      echo "pan: unexpected output:"; tail -20 pan.out | sed 's/^/  /'
-      echo fail > result; return
+      why=$(incomplete pan.out)
+      if [ -n "$why" ]; then
+        tail -20 pan.out | sed 's/^/  /'; fail "$why: the search proves nothing"; return
+      fi
+      verdict=holds
+      echo "pan: no assertion violated; $states states, depth $depth, ${secs}s (exhaustive)"
     fi
     local ok=0
     case $expect in
@@ -146,8 +219,7 @@ run_one() {
     if [ $ok = 1 ]; then
       echo pass > result
     else
-      echo "MISMATCH: expected $expect, got $verdict$flip"
-      echo fail > result
+      fail "expected $expect, got $verdict$flip"
     fi
     echo "$states $depth $secs $verdict" > numbers
   } > diag 2>&1
@@ -169,7 +241,8 @@ done
 
 start=$(date +%s.%N)
 echo "TAP version 13"
-echo "# spin: $(spin -V 2>&1 | head -1); gcc: $(gcc -dumpversion); $JOBS jobs"
+echo "# spin: $(spin -V 2>&1 | head -1); gcc: $(gcc -dumpversion); $JOBS jobs;" \
+  "bounds: ${MEMLIM} MB, depth $DEPTH, ${TIMEOUT}s per run"
 echo "1..${#SELECTED[@]}"
 
 # Start the variants, JOBS at a time, then report in order.
@@ -194,7 +267,8 @@ for v in "${SELECTED[@]}"; do
   if [ "$(cat "$WORK/$i/result" 2> /dev/null)" = pass ]; then
     echo "ok $i $name"
   else
-    echo "not ok $i $name"
+    why=$(cat "$WORK/$i/why" 2> /dev/null)
+    echo "not ok $i $name # ${why:-no result (the run died)}"
     fails=$((fails + 1))
   fi
 done
