@@ -56,18 +56,6 @@ fn unreachable_value<T>() -> T {
     unreachable!("push within capacity allocated")
 }
 
-/// Sorts `v` by `key`, stably (insertion sort: the engine's inputs come nearly sorted from its
-/// trees, and core's sort instantiates panics 6.12's objtool does not know as noreturn).
-pub(crate) fn sort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
-    for i in 1..v.len() {
-        let mut j = i;
-        while j > 0 && key(&v[j - 1]) > key(&v[j]) {
-            v.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
 /// Removes the first `n` elements, shifting the rest to the front.
 pub(crate) fn drain_front<T: Copy>(v: &mut KVec<T>, n: usize) {
     let n = n.min(v.len());

@@ -20,7 +20,8 @@ tally() { # reads KTAP, counts top-level results
   passed=$((passed + p)); failed=$((failed + f))
 }
 
-# Host unit tests of the core-only Rust (parsing, encoding, state machines).
+# Host unit tests of the core-only Rust: encoding, parsing, the patch round's order and
+# the sites' planning (Documentation/testing.rst, "The host unit tests").
 if [ -f rust/host/Cargo.toml ]; then
   say "host unit tests (cargo test)"
   # One test at a time, by name, so that a timeout can say which test hung.

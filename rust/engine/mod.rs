@@ -33,6 +33,8 @@ use kernel::{
     rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
 };
 
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod batch;
 pub(crate) mod direct;
 pub(crate) mod fault;
 pub(crate) mod module;
@@ -53,9 +55,9 @@ use crate::{
     sys, vec,
 };
 use ops::{OpsPtr, OpsRec};
+pub(crate) use plan::Mode;
 use plan::{Dir, ListStep, Target};
 use retire::{wait_for_retired_code, Retired};
-pub(crate) use site::Mode;
 use site::Site;
 
 /// Read-only view of a site for the tracefs files.
@@ -245,11 +247,8 @@ impl Engine {
             };
             fault::point()?;
             let mut attached = KVec::with_capacity(change.after, GFP_KERNEL)?;
-            for &o in site.attached.iter().filter(|&&o| o != ops) {
+            for o in plan::attached_after(&site.attached, ops, dir) {
                 attached.push(o, GFP_KERNEL)?;
-            }
-            if dir == Dir::Add {
-                attached.push(ops, GFP_KERNEL)?;
             }
             let list = match change.list {
                 ListStep::Before | ListStep::After => {
@@ -266,7 +265,11 @@ impl Engine {
             let target = match change.target {
                 Target::Stub => Some(stub),
                 Target::Iterator => Some(list::addr_of_iter()),
-                Target::Survivor => Some(self.stub_of(attached[0]).ok_or(EINVAL)?),
+                Target::Survivor => Some(
+                    plan::survivor(&site.attached, ops)
+                        .and_then(|o| self.stub_of(o))
+                        .ok_or(EINVAL)?,
+                ),
                 Target::Nop => Some(nop),
                 Target::Same => None,
             };
@@ -390,18 +393,20 @@ impl Engine {
         let Some(pos) = site.attached.iter().position(|&o| o == ops) else {
             return;
         };
-        let n = site.attached.len();
+        let Some(step) = plan::in_place(site.attached.len()) else {
+            return;
+        };
+        let survivor = plan::survivor(&site.attached, ops);
         let _ = vec::remove(&mut site.attached, pos);
         let dispatch = site.dispatch(&self.tmpl);
-        let survivor = site.attached.first().copied();
-        if n >= 2 {
+        if step.tombstone {
             // In place: a list of three stays one; with two, iterators called before the
             // switch below may still load it after it and must find the survivor.
             site.hot.tombstone(ops.as_ptr());
         }
-        let target = match n {
-            1 => Some(nop),
-            2 => {
+        let target = match step.target {
+            Target::Nop => Some(nop),
+            Target::Survivor => {
                 site.switches += 1;
                 survivor.and_then(|s| self.stub_of(s))
             }
@@ -418,7 +423,7 @@ impl Engine {
                 self.patcher.commit(&self.pool, &mut self.spare);
             }
         }
-        let stopped = if n == 1 {
+        let stopped = if step.stop {
             self.sites
                 .remove(&ip)
                 .and_then(|mut s| match s.direct.stop() {

@@ -11,9 +11,12 @@
 //!                         +---------- Detach: switch to nop, stop, retire +
 //! ```
 //!
-//! and every change is made in the lossless order: a site's list holds all its ops before its
-//! call moves to the iterator; a leaving ops stays listed until the call has moved off the
-//! list; a site being removed first calls the do-nothing target, then ftrace lets it go.
+//! (a site of one ops is [`Mode::Direct`], of several [`Mode::List`]) and every change is made
+//! in the lossless order: a site's list holds all its ops before its call moves to the
+//! iterator; a leaving ops stays listed until the call has moved off the list; a site being
+//! removed first calls the do-nothing target, then ftrace lets it go. The survivor of a list
+//! going direct is the earliest attached ops left ([`survivor`]); a removal that cannot
+//! allocate makes the same transition in place ([`in_place`]).
 
 use core::cmp::Ordering;
 
@@ -126,5 +129,67 @@ pub fn change(before: usize, dir: Dir) -> Option<Change> {
         list,
         create: before == 0,
         retire: after == 0,
+    })
+}
+
+/// How a site dispatches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One ops: its entry stub.
+    Direct,
+    /// Several ops: the list iterator.
+    List,
+}
+
+/// How a site with `ops` ops dispatches.
+pub fn mode(ops: usize) -> Mode {
+    if ops > 1 {
+        Mode::List
+    } else {
+        Mode::Direct
+    }
+}
+
+/// The ops of a site after `ops` moves `dir`, in dispatch order: the others as they were, then
+/// `ops` last if it comes.
+pub fn attached_after<'a, T: Copy + PartialEq + 'a>(
+    before: &'a [T],
+    ops: T,
+    dir: Dir,
+) -> impl Iterator<Item = T> + 'a {
+    before
+        .iter()
+        .copied()
+        .filter(move |&o| o != ops)
+        .chain((dir == Dir::Add).then_some(ops))
+}
+
+/// The ops whose stub a site calls once `leaving` leaves it ([`Target::Survivor`]): the
+/// earliest attached of the others.
+pub fn survivor<T: Copy + PartialEq>(attached: &[T], leaving: T) -> Option<T> {
+    attached_after(attached, leaving, Dir::Remove).next()
+}
+
+/// Removing one ops from a site without allocating (the engine's fallback when a removal
+/// cannot allocate): the transition of [`change`], but the list loses the ops by a tombstone
+/// instead of being replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InPlace {
+    /// The ops is tombstoned in the site's list (a list of two included: an iterator called
+    /// before the switch may still load it, and must find the survivor there).
+    pub tombstone: bool,
+    /// Where the call goes: [`Target::Nop`], [`Target::Survivor`] or [`Target::Same`].
+    pub target: Target,
+    /// The site is stopped and freed (after the wait).
+    pub stop: bool,
+}
+
+/// The in-place removal of one ops from a site of `before` ops; `None` if it has none.
+pub fn in_place(before: usize) -> Option<InPlace> {
+    let c = change(before, Dir::Remove)?;
+    Some(InPlace {
+        tombstone: c.list != ListStep::None,
+        target: c.target,
+        stop: c.retire,
     })
 }

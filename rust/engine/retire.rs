@@ -10,12 +10,13 @@
 //!
 //! Replaced lists hold no code and no ops anyone may free after the operation returns (the
 //! ops' own stubs and callbacks are what the caller waits for), so they are freed in batches:
-//! at the next operation that waits anyway, or once [`LIST_BATCH`] have piled up. A site
-//! switched 1 <-> 2 continuously then costs one wait per 64 switches, not one per switch.
+//! at the next operation that waits anyway, or once [`batch::LIST_BATCH`] have piled up (the
+//! decision is `batch.rs`, host-tested). A site switched 1 <-> 2 continuously then costs one
+//! wait per 64 switches, not one per switch.
 
 use kernel::prelude::*;
 
-use super::{fault, site::Site};
+use super::{batch, fault, site::Site};
 use crate::{arch::pool::Pool, arch::pool::Slot, dispatch::list::OpsList, sys, vec};
 
 /// Waits until no CPU or task can be executing code or data retired before the call:
@@ -33,9 +34,6 @@ pub(crate) fn wait_for_retired_code() {
         sys::synchronize_rcu_tasks();
     }
 }
-
-/// Replaced lists kept before a flush waits just for them.
-const LIST_BATCH: usize = 64;
 
 /// The retire lists.
 #[derive(Default)]
@@ -80,9 +78,9 @@ impl Retired {
     }
 
     /// Frees everything retired, after one wait; lists alone wait until there are
-    /// [`LIST_BATCH`] of them.
+    /// [`batch::LIST_BATCH`] of them.
     pub(crate) fn flush(&mut self, pool: &mut Pool) {
-        if self.sites.is_empty() && self.stubs.is_empty() && self.lists.len() < LIST_BATCH {
+        if !batch::flush_now(self.sites.len(), self.stubs.len(), self.lists.len()) {
             return;
         }
         self.flush_all(pool);

@@ -11,6 +11,7 @@ use super::{
     direct::{DirectCall, ModuleRef},
     fault,
     ops::OpsPtr,
+    plan::{self, Mode},
 };
 use crate::{
     arch::{
@@ -20,15 +21,6 @@ use crate::{
     dispatch::list::SiteHot,
     functions::Func,
 };
-
-/// How a site dispatches.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// One ops: its entry stub.
-    Direct,
-    /// Several ops: the list iterator.
-    List,
-}
 
 /// One hooked function.
 ///
@@ -108,11 +100,7 @@ impl Site {
 
     /// How the site dispatches now.
     pub(crate) fn mode(&self) -> Mode {
-        if self.attached.len() > 1 {
-            Mode::List
-        } else {
-            Mode::Direct
-        }
+        plan::mode(self.attached.len())
     }
 
     /// Makes ftrace call the trampoline from the function's fentry.

@@ -5,7 +5,8 @@
 //! - [`encode`]: instruction encoding (`core`-only, host-tested);
 //! - [`trampoline`]: the per-function trampoline and the ops entry stub;
 //! - [`pool`]: the executable region the code lives in, with slot quarantine;
-//! - [`patcher`]: the 3-phase int3 switch of dispatch sites;
+//! - [`sequence`]: the order of one switch round (`core`-only, host-tested);
+//! - [`patcher`]: the 3-phase int3 switch of dispatch sites, on the live text;
 //! - [`int3`]: the int3 handler that emulates a call caught mid-switch.
 
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
@@ -13,4 +14,6 @@ pub(crate) mod encode;
 pub(crate) mod int3;
 pub(crate) mod patcher;
 pub(crate) mod pool;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod sequence;
 pub(crate) mod trampoline;

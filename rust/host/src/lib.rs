@@ -3,6 +3,8 @@
 
 #[path = "../../arch/x86/encode.rs"]
 pub mod encode;
+#[path = "../../arch/x86/sequence.rs"]
+pub mod sequence;
 #[path = "../../tracefs/command.rs"]
 pub mod command;
 #[path = "../../resolve/denylist.rs"]
@@ -11,6 +13,8 @@ pub mod denylist;
 pub mod filter;
 #[path = "../../resolve/glob.rs"]
 pub mod glob;
+#[path = "../../engine/batch.rs"]
+pub mod batch;
 #[path = "../../engine/plan.rs"]
 pub mod plan;
 

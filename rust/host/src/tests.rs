@@ -410,3 +410,401 @@ mod percpu_tests {
         assert_eq!(jnz_short(5), [0x75, 0x05]);
     }
 }
+
+mod sequence_tests {
+    use crate::encode::{call, CALL_OPCODE, INT3};
+    use crate::sequence::*;
+    use std::collections::BTreeMap;
+
+    /// What a round did, in order.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Ev {
+        Target(usize, usize),
+        Publish,
+        Clear,
+        Poke(usize, Vec<u8>),
+        Sync,
+    }
+
+    /// A recording [`Text`].
+    #[derive(Default)]
+    struct Recorder(Vec<Ev>);
+
+    impl Text for Recorder {
+        fn set_target(&mut self, site: usize, target: usize) {
+            self.0.push(Ev::Target(site, target));
+        }
+        fn publish_record(&mut self) {
+            self.0.push(Ev::Publish);
+        }
+        fn clear_record(&mut self) {
+            self.0.push(Ev::Clear);
+        }
+        fn poke(&mut self, addr: usize, bytes: &[u8]) {
+            self.0.push(Ev::Poke(addr, bytes.to_vec()));
+        }
+        fn sync(&mut self) {
+            self.0.push(Ev::Sync);
+        }
+    }
+
+    const BASE: usize = 0xffff_ffff_c000_0000;
+
+    /// A round switching each of `sites` (offsets from `BASE`) to `target`.
+    fn round(sites: &[usize], target: usize) -> Vec<Switch> {
+        sites
+            .iter()
+            .map(|&s| Switch::new(BASE + s, target).unwrap())
+            .collect()
+    }
+
+    fn run(stats: &mut PatchStats, round: &[Switch]) -> Vec<Ev> {
+        let mut r = Recorder::default();
+        switch(stats, &mut r, round);
+        r.0
+    }
+
+    #[test]
+    fn round_is_targets_record_int3s_sync_tails_sync_heads_sync_clear() {
+        let (a, b, t) = (BASE + 0x40, BASE + 0x80, BASE + 0x1000);
+        let r = round(&[0x40, 0x80], t);
+        let (ia, ib) = (call(a, t).unwrap(), call(b, t).unwrap());
+        let mut stats = PatchStats::default();
+        assert_eq!(
+            run(&mut stats, &r),
+            vec![
+                // The current target moves before the record names the site: a handler that no
+                // longer finds the site in the record emulates the new target (race (a)).
+                Ev::Target(a, t),
+                Ev::Target(b, t),
+                Ev::Publish,
+                Ev::Poke(a, vec![INT3]),
+                Ev::Poke(b, vec![INT3]),
+                Ev::Sync,
+                Ev::Poke(a + 1, ia[1..].to_vec()),
+                Ev::Poke(b + 1, ib[1..].to_vec()),
+                Ev::Sync,
+                Ev::Poke(a, vec![CALL_OPCODE]),
+                Ev::Poke(b, vec![CALL_OPCODE]),
+                Ev::Sync,
+                Ev::Clear,
+            ]
+        );
+        assert_eq!(
+            stats,
+            PatchStats {
+                rounds: 1,
+                syncs: 3,
+                sites: 2,
+                last_round_syncs: 3,
+                last_round_sites: 2,
+            }
+        );
+    }
+
+    #[test]
+    fn many_sites_are_one_batch_of_three_syncs() {
+        let offs: Vec<usize> = (0..100).map(|i| 0x40 + i * 0x80).collect();
+        let r = round(&offs, BASE + 0x10_0000);
+        let mut stats = PatchStats::default();
+        let ev = run(&mut stats, &r);
+        let phases: Vec<&[Ev]> = ev.split(|e| *e == Ev::Sync).collect();
+        assert_eq!(phases.len(), 4, "exactly 3 syncs, not one per site");
+        let n = r.len();
+        // Before the first sync: every target, the record, then every int3.
+        assert!(phases[0][..n].iter().all(|e| matches!(e, Ev::Target(..))));
+        assert_eq!(phases[0][n], Ev::Publish);
+        assert_eq!(phases[0].len(), 2 * n + 1);
+        for (s, e) in r.iter().zip(&phases[0][n + 1..]) {
+            assert_eq!(*e, Ev::Poke(s.site, vec![INT3]));
+        }
+        for (s, e) in r.iter().zip(phases[1]) {
+            assert_eq!(*e, Ev::Poke(s.site + 1, s.insn[1..].to_vec()));
+        }
+        for (s, e) in r.iter().zip(phases[2]) {
+            assert_eq!(*e, Ev::Poke(s.site, s.insn[..1].to_vec()));
+        }
+        assert_eq!((phases[1].len(), phases[2].len()), (n, n));
+        assert_eq!(phases[3], &[Ev::Clear]);
+        assert_eq!((stats.syncs, stats.last_round_syncs), (3, 3));
+        assert_eq!((stats.sites, stats.last_round_sites), (100, 100));
+    }
+
+    #[test]
+    fn one_site_round_is_the_same_sequence() {
+        // The engine's spare round (removals that cannot allocate) switches one site.
+        let s = BASE + 0x40;
+        let t = BASE + 0x2000;
+        let i = call(s, t).unwrap();
+        let mut stats = PatchStats::default();
+        assert_eq!(
+            run(&mut stats, &round(&[0x40], t)),
+            vec![
+                Ev::Target(s, t),
+                Ev::Publish,
+                Ev::Poke(s, vec![INT3]),
+                Ev::Sync,
+                Ev::Poke(s + 1, i[1..].to_vec()),
+                Ev::Sync,
+                Ev::Poke(s, i[..1].to_vec()),
+                Ev::Sync,
+                Ev::Clear,
+            ]
+        );
+        assert_eq!((stats.rounds, stats.syncs, stats.sites), (1, 3, 1));
+    }
+
+    #[test]
+    fn empty_round_does_nothing() {
+        let mut stats = PatchStats {
+            rounds: 4,
+            syncs: 12,
+            sites: 9,
+            last_round_syncs: 3,
+            last_round_sites: 2,
+        };
+        let before = stats;
+        assert_eq!(run(&mut stats, &[]), vec![]);
+        assert_eq!(stats, before, "no counter moves either");
+    }
+
+    #[test]
+    fn last_round_counters_are_per_round() {
+        let mut stats = PatchStats::default();
+        run(&mut stats, &round(&[0x40, 0x80, 0xc0], BASE + 0x1000));
+        run(&mut stats, &round(&[0x40], BASE + 0x2000));
+        assert_eq!(
+            stats,
+            PatchStats {
+                rounds: 2,
+                syncs: 6,
+                sites: 4,
+                last_round_syncs: 3,
+                last_round_sites: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn no_cpu_can_fetch_a_torn_call() {
+        // Replays the pokes on memory holding each site's old call. After every single write
+        // (a CPU may fetch at any time), each site is its old call, its new call, or starts
+        // with int3 (which traps before the rest is decoded); and it ends as the new call.
+        let offs = [0x40, 0x80, 0x1c0];
+        let old_t = BASE + 0x1000;
+        let new_t = BASE + 0x2000;
+        let r = round(&offs, new_t);
+        let mut mem = BTreeMap::new();
+        for s in &r {
+            for (k, b) in call(s.site, old_t).unwrap().iter().enumerate() {
+                mem.insert(s.site + k, *b);
+            }
+        }
+        let insn_at = |mem: &BTreeMap<usize, u8>, site: usize| -> [u8; 5] {
+            core::array::from_fn(|k| mem[&(site + k)])
+        };
+        let mut syncs_with_int3 = 0;
+        for e in run(&mut PatchStats::default(), &r) {
+            match e {
+                Ev::Poke(addr, bytes) => {
+                    for (k, b) in bytes.iter().enumerate() {
+                        *mem.get_mut(&(addr + k)).expect("a write outside the sites") = *b;
+                    }
+                }
+                Ev::Sync if r.iter().any(|s| insn_at(&mem, s.site)[0] == INT3) => {
+                    syncs_with_int3 += 1;
+                }
+                _ => {}
+            }
+            for s in &r {
+                let i = insn_at(&mem, s.site);
+                assert!(
+                    i[0] == INT3 || i == call(s.site, old_t).unwrap() || i == s.insn,
+                    "site {:#x} is torn: {i:02x?}",
+                    s.site
+                );
+            }
+        }
+        for s in &r {
+            assert_eq!(insn_at(&mem, s.site), s.insn);
+        }
+        // The int3s are synced in before the tails change, and the tails before any head.
+        assert_eq!(syncs_with_int3, 2);
+    }
+
+    #[test]
+    fn only_live_sites_not_yet_there_are_switched() {
+        assert!(needs_switch(Some(1), 2));
+        assert!(!needs_switch(Some(2), 2), "already there: no round");
+        assert!(!needs_switch(None, 2), "not a live site of the pool");
+    }
+
+    fn patches(v: &[(usize, usize)]) -> Vec<Patch> {
+        v.iter()
+            .map(|&(site, target)| Patch { site, target })
+            .collect()
+    }
+
+    fn pairs(p: &[Patch]) -> Vec<(usize, usize)> {
+        p.iter().map(|p| (p.site, p.target)).collect()
+    }
+
+    #[test]
+    fn select_keeps_the_needed_sorted_by_site() {
+        // Site -> current target; 0x300 is not live.
+        let current = |site: usize| match site {
+            0x100 => Some(7),
+            0x200 => Some(7),
+            0x400 => Some(9),
+            0x500 => Some(1),
+            _ => None,
+        };
+        let mut p = patches(&[(0x500, 2), (0x200, 7), (0x300, 5), (0x100, 8), (0x400, 3)]);
+        let n = select(&mut p, current);
+        // The int3 handler binary-searches the record: it must be sorted by site.
+        assert_eq!(pairs(&p[..n]), vec![(0x100, 8), (0x400, 3), (0x500, 2)]);
+        assert_eq!(p.len(), 5, "the rest stays behind");
+    }
+
+    #[test]
+    fn select_of_nothing_to_do_is_empty() {
+        assert_eq!(select(&mut [], |_| Some(0)), 0);
+        let mut p = patches(&[(0x100, 1), (0x200, 2)]);
+        assert_eq!(select(&mut p, |s| Some(s / 0x100)), 0, "all already there");
+        assert_eq!(select(&mut p, |_| None), 0, "none live");
+    }
+
+    #[test]
+    fn select_sorts_any_input_order() {
+        // Every permutation of 5 sites, with one not to switch among them.
+        let sites = [0x100usize, 0x200, 0x300, 0x400, 0x500];
+        let mut idx = [0usize, 1, 2, 3, 4];
+        let mut count = 0;
+        loop {
+            let mut p: Vec<Patch> = idx
+                .iter()
+                .map(|&i| Patch {
+                    site: sites[i],
+                    target: 1,
+                })
+                .collect();
+            let n = select(&mut p, |s| Some(if s == 0x300 { 1 } else { 0 }));
+            assert_eq!(
+                pairs(&p[..n]),
+                vec![(0x100, 1), (0x200, 1), (0x400, 1), (0x500, 1)],
+                "{idx:?}"
+            );
+            count += 1;
+            // Next permutation (lexicographic).
+            let Some(i) = (0..4).rev().find(|&i| idx[i] < idx[i + 1]) else {
+                break;
+            };
+            let j = (i + 1..5).rev().find(|&j| idx[j] > idx[i]).unwrap();
+            idx.swap(i, j);
+            idx[i + 1..].reverse();
+        }
+        assert_eq!(count, 120);
+    }
+
+    #[test]
+    fn switch_out_of_reach_is_refused() {
+        let s = Switch::new(BASE, BASE + 0x1000).unwrap();
+        assert_eq!((s.site, s.target), (BASE, BASE + 0x1000));
+        assert_eq!(s.insn, call(BASE, BASE + 0x1000).unwrap());
+        assert!(Switch::new(BASE, 0x7fff_0000_0000).is_none());
+    }
+}
+
+mod transition_tests {
+    use crate::batch::*;
+    use crate::plan::*;
+
+    #[test]
+    fn mode_follows_the_ops_count() {
+        assert_eq!(mode(1), Mode::Direct);
+        assert_eq!(mode(2), Mode::List);
+        assert_eq!(mode(5), Mode::List);
+    }
+
+    #[test]
+    fn targets_are_the_mode_transitions() {
+        for before in 0..6 {
+            for d in [Dir::Add, Dir::Remove] {
+                let Some(c) = change(before, d) else { continue };
+                let (from, to) = (mode(c.before), mode(c.after));
+                let want = match (c.before, c.after, from, to) {
+                    (0, _, _, _) => Target::Stub,
+                    (_, 0, _, _) => Target::Nop,
+                    (_, _, Mode::Direct, Mode::List) => Target::Iterator,
+                    (_, _, Mode::List, Mode::Direct) => Target::Survivor,
+                    (_, _, Mode::List, Mode::List) => Target::Same,
+                    (_, _, Mode::Direct, Mode::Direct) => unreachable!("{before} {d:?}"),
+                };
+                assert_eq!(c.target, want, "{before} {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn attached_order_is_kept_and_a_newcomer_goes_last() {
+        let v = [10, 20, 30];
+        let after = |o, d| attached_after(&v, o, d).collect::<Vec<_>>();
+        assert_eq!(after(40, Dir::Add), vec![10, 20, 30, 40]);
+        assert_eq!(after(20, Dir::Remove), vec![10, 30]);
+        assert_eq!(after(10, Dir::Remove), vec![20, 30]);
+        assert_eq!(after(30, Dir::Remove), vec![10, 20]);
+        for before in 0..4usize {
+            let v: Vec<usize> = (0..before).collect();
+            for d in [Dir::Add, Dir::Remove] {
+                let o = if d == Dir::Add { 99 } else { before.wrapping_sub(1) };
+                if let Some(c) = change(before, d) {
+                    assert_eq!(attached_after(&v, o, d).count(), c.after, "{before} {d:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn survivor_is_the_earliest_attached_left() {
+        assert_eq!(survivor(&[10, 20], 20), Some(10));
+        assert_eq!(survivor(&[10, 20], 10), Some(20));
+        assert_eq!(survivor(&[10, 20, 30], 10), Some(20));
+        assert_eq!(survivor(&[10], 10), None);
+        // The same ops the new list would hold first.
+        for leaving in [10, 20, 30] {
+            let v = [10, 20, 30];
+            assert_eq!(
+                survivor(&v, leaving),
+                attached_after(&v, leaving, Dir::Remove).next()
+            );
+        }
+    }
+
+    #[test]
+    fn in_place_removal_is_the_same_transition() {
+        assert_eq!(in_place(0), None);
+        let p = in_place(1).unwrap();
+        assert_eq!((p.tombstone, p.target, p.stop), (false, Target::Nop, true));
+        let p = in_place(2).unwrap();
+        // The list of two is tombstoned: iterators called before the switch find the survivor.
+        assert_eq!((p.tombstone, p.target, p.stop), (true, Target::Survivor, false));
+        let p = in_place(3).unwrap();
+        assert_eq!((p.tombstone, p.target, p.stop), (true, Target::Same, false));
+        for before in 1..6 {
+            let (p, c) = (in_place(before).unwrap(), change(before, Dir::Remove).unwrap());
+            assert_eq!((p.target, p.stop), (c.target, c.retire), "{before}");
+            assert_eq!(p.tombstone, mode(before) == Mode::List, "{before}");
+        }
+    }
+
+    #[test]
+    fn lists_alone_wait_for_a_batch() {
+        assert!(!flush_now(0, 0, 0));
+        assert!(!flush_now(0, 0, LIST_BATCH - 1));
+        assert!(flush_now(0, 0, LIST_BATCH));
+        assert_eq!(LIST_BATCH, 64);
+        // Retired code never waits for a batch: the caller may free the ops on return.
+        assert!(flush_now(1, 0, 0));
+        assert!(flush_now(0, 1, 0));
+    }
+}
