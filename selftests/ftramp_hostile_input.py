@@ -19,8 +19,46 @@ HOSTILE_BREAK (environment) breaks the test on purpose, to show its checks fail:
   kef  after each bad write, ftrace's function tracer traces ftramp_target_c (only the
        kernel's enabled_functions changes);
   serial  the writers sharing one open file use write(), which the VFS serialises (no
-       EBUSY).
+       EBUSY);
+  shared  of the writers with separate files, the two with hooks of their own share one.
 Several may be given, comma-separated.
+
+Shown failing (Dec 2026, 6.12; "mutant N": a scratch build of ftramp with the bug behind
+demo_bug=N, on top of selftests/mutants/demo_bugs.patch):
+  HOSTILE_BREAK=log: each of the 44 logged cases, e.g.
+    FAIL empty line  message 'empty command', want 'empty command!'; command '', want '!';
+    caret at 0, want 1
+  HOSTILE_BREAK=ef: every case, "enabled_functions changed: ... -> ...ftramp_target_c
+    ops=1 mode=direct ...; stats changed: ...; kernel enabled_functions changed: ..."
+  HOSTILE_BREAK=kef: every case, only "kernel enabled_functions changed: ..."
+  HOSTILE_BREAK=serial: "writers on one open file: {'OK': 80}: no EBUSY: ..."
+  HOSTILE_BREAK=shared: "separate writers: writer 1 (own hook): [('EEXIST', 'ENOENT', ..."
+  the error_log caret one column right: each logged case, "caret at 16, want 15" ...
+  a plan error applies the lines before it: "duplicate in one write", "bad second line",
+    "bad line after '>'": "hooks changed: ... -> ...ftramp_target_b count\n'; ..."
+  the same, the hooks then taken out of the list only (the engine keeps sites and stubs):
+    the same cases with "enabled_functions changed", "kernel enabled_functions changed"
+    and "stats changed", hooks unchanged
+  ftramp before the fix in rust/tracefs/mod.rs: "partial line too long after '>'",
+    "write over 64 KiB after '>'", "write at an offset after '>'": "hooks changed:
+    'ftramp_target_a count\nftramp_target_a trace\n' -> ''; ..."; "write 'junk' to
+    error_log: got OK, want EINVAL"; "write 'x' to stats: got OK, want EPERM"
+  a partial line applied at once: "'>>' + 'ftramp_target_c count' without newline,
+    before close: hooks '...ftramp_target_c count\n', want ..."
+  the busy flag never released: "writers on one open file: {'EBUSY': 77635, 'OK': 1}:
+    ...; 1 writes succeeded, want 80"
+  '>' keeping the old hooks: "'>' 'ftramp_target_b count...': hooks ..., want ..."
+  misuse (each printed from dmesg as "misuse: <step>: got X, want Y", then "FAIL C API
+    misuse: got EPROTO"): reset dropping the filter before checking the new one:
+    'set_filter "no_such_function_xyz" reset=1: callback calls from ftramp_target_a: got
+    0, want 1'; an unresolvable name skipped: 'set_filter "ftramp_target_b
+    no_such_function_xyz" reset=0: got 0, want -2' and '...ftramp_target_b: got 1, want
+    0'; a NULL callback accepted: "NULL callback: register: got 0, want -22"; double
+    register accepted: "double register: got 0, want -16"; and with wrong expectations
+    in a scratch ftramp_test_ops.c, each of the other answers (NULL ops, an unknown
+    ops' unregister, a removal not in the filter, double unregister).
+  no notrace function found (the .sh's prefix changed to one matching nothing): "FAIL: no
+    lockdep_* function outside available_filter_functions and the kprobe blacklist".
 """
 import errno
 import os
@@ -297,7 +335,8 @@ CASES = [
     ("ftramp's own code", b"ftramp_record_publish count\n", "EPERM",
      (M_PERM, "ftramp_record_publish count", 0), {}),
     ("int3 path", b"notify_die count\n", "EPERM", (M_PERM, "notify_die count", 0), {}),
-    ("patching path", b"\ttext_poke_copy count\n", "EPERM", (M_PERM, "?text_poke_copy count", 1), {}),
+    ("patching path", b"\ttext_poke_copy count\n", "EPERM",
+     (M_PERM, "?text_poke_copy count", 1), {}),
     ("glob matching thousands", b"* count\n", "E2BIG",
      ("the glob matches more than 512 functions", "* count", 0), {}),
     ("duplicate", b"ftramp_target_a count\n", "EEXIST",
@@ -346,6 +385,9 @@ def check(desc, data, want, log, opt):
     problems += state_problems(before, after) + log_problems(log)
     if problems:
         fail("%-32s %s" % (desc, "; ".join(problems)))
+        # The next cases start from the hooks they expect.
+        if read(HOOKS) != before[0]:
+            restore()
     else:
         diag("ok   %-32s %s, %s" % (desc, got, "no log entry" if log is None else
                                     "%r at %d" % (log[0], log[2])))
@@ -489,6 +531,8 @@ def separate_writers():
     results = [[] for _ in range(4)]
     lines = [b"ftramp_target_b count", b"ftramp_target_c stacktrace:1",
              b"ftramp_target_d trace", b"ftramp_target_b count"]
+    if "shared" in BREAK:
+        lines[2] = lines[1]
 
     def writer(i):
         for _ in range(20):

@@ -51,7 +51,8 @@ pub(crate) trait File<S: Send + Sync + 'static>: 'static {
     /// Takes whole lines written to the file (each ending with `\n`, except the rest at
     /// close). `trunc`: the file was opened with `O_TRUNC` and this is the first call of
     /// that open (`>` rather than `>>`). Called at close with empty `input` if an `O_TRUNC`
-    /// open wrote nothing. Files are read-only unless they implement this.
+    /// open wrote nothing. Files are read-only unless they implement this and their `MODE`
+    /// has a write bit (without one, every write is refused before this is called).
     fn write(_state: &S, _input: &[u8], _trunc: bool) -> Result {
         Err(EPERM)
     }
