@@ -55,6 +55,8 @@
  *                 previous call on this CPU in this context; exact while each
  *                 CPU has one task-context caller, i.e. not kthread and eqs
  *                 together).
+ *             misuse              the C API's answers to a caller's mistakes (see
+ *                                  misuse()); -EPROTO, with a pr_err per wrong answer
  *             errors are returned as the write's errno.
  *   counts  read: "K calls preemptible resched" per ops (ops_count in lib.sh
  *           reads the second field), then "poisoned N" (never reset by zero).
@@ -375,6 +377,110 @@ out:
 	return ret;
 }
 
+/*
+ * "misuse": a caller's mistakes get the errno api.rs gives them and change nothing.
+ * Its own ops (not one of tops[]), on ftramp_target_a and _b, which it calls
+ * itself: its callback must run exactly once per call of a function of its
+ * filter. A wrong answer is reported (pr_err "misuse: <step>: got X, want Y")
+ * and the rest still runs; ftramp holds nothing for the ops afterwards.
+ */
+static atomic_long_t misuse_hits = ATOMIC_LONG_INIT(0);
+static int misuse_wrong;
+
+static void misuse_cb(unsigned long ip, unsigned long parent_ip,
+		      struct ftramp_ops *ops, struct ftramp_regs *regs)
+{
+	atomic_long_inc(&misuse_hits);
+}
+
+static bool misuse_check(const char *step, long got, long want)
+{
+	if (got == want)
+		return true;
+	pr_err("misuse: %s: got %ld, want %ld\n", step, got, want);
+	misuse_wrong++;
+	return false;
+}
+
+/* Whether a and b, called once each, run the callback @a and @b times. */
+static void misuse_calls(const char *step, long a, long b)
+{
+	long n = atomic_long_read(&misuse_hits);
+	char what[96];
+
+	ftramp_target_a();
+	snprintf(what, sizeof(what), "%s: callback calls from ftramp_target_a", step);
+	misuse_check(what, atomic_long_read(&misuse_hits) - n, a);
+	n = atomic_long_read(&misuse_hits);
+	ftramp_target_b();
+	snprintf(what, sizeof(what), "%s: callback calls from ftramp_target_b", step);
+	misuse_check(what, atomic_long_read(&misuse_hits) - n, b);
+}
+
+static int misuse(void)
+{
+	static struct ftramp_ops ops;
+	/* Refused filters for the registered ops on {a}: none may attach b or drop a. */
+	static const struct {
+		const char *filter;
+		int reset, err;
+	} bad[] = {
+		{ "ftramp_target_b no_such_function_xyz", 0, -ENOENT },
+		{ "no_such_function_xyz", 1, -ENOENT },
+		{ "ftramp_target_b no_such_fn_*_xyz", 0, -ENOENT },
+		{ "ftramp_target_b ftramp_target_(a", 0, -EINVAL },
+		{ "ftramp_target_b !", 1, -EINVAL },
+		{ "ftramp_target_b ftramp_set_filter", 0, -EPERM },	/* ftramp's code */
+		{ "ftramp_target_b text_poke_copy", 1, -EPERM },	/* denylist */
+		{ "ftramp_target_b exc_nmi", 0, -EPERM },		/* kprobe blacklist */
+		{ "*", 0, -E2BIG },		/* more functions than trampoline slots */
+	};
+	char step[96];
+	unsigned int i;
+
+	misuse_wrong = 0;
+	misuse_check("NULL ops: set_filter", ftramp_set_filter(NULL, "ftramp_target_a", 1),
+		     -EINVAL);
+	misuse_check("NULL ops: register", ftramp_register_ops(NULL), -EINVAL);
+	misuse_check("NULL ops: unregister", ftramp_unregister_ops(NULL), -EINVAL);
+	ops.func = NULL;
+	misuse_check("NULL callback: register", ftramp_register_ops(&ops), -EINVAL);
+	misuse_check("NULL callback: ftramp holds nothing", !!READ_ONCE(ops.internal), 0);
+	misuse_check("unregister of an ops ftramp never saw", ftramp_unregister_ops(&ops), 0);
+	ops.func = misuse_cb;
+	misuse_check("refused filter on a new ops",
+		     ftramp_set_filter(&ops, "no_such_function_xyz", 1), -ENOENT);
+	misuse_check("refused filter on a new ops: ftramp holds nothing",
+		     !!READ_ONCE(ops.internal), 0);
+	if (!misuse_check("filter {a}", ftramp_set_filter(&ops, "ftramp_target_a", 1), 0))
+		goto out;
+	misuse_calls("filtered, not registered", 0, 0);
+	if (!misuse_check("register", ftramp_register_ops(&ops), 0))
+		goto out;
+	misuse_calls("registered", 1, 0);
+	misuse_check("double register", ftramp_register_ops(&ops), -EBUSY);
+	misuse_calls("after double register", 1, 0);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(step, sizeof(step), "set_filter \"%s\" reset=%d", bad[i].filter,
+			 bad[i].reset);
+		misuse_check(step, ftramp_set_filter(&ops, bad[i].filter, bad[i].reset),
+			     bad[i].err);
+		misuse_calls(step, 1, 0);
+	}
+	misuse_check("removing a function not in the filter",
+		     ftramp_set_filter(&ops, "!ftramp_target_c", 0), 0);
+	misuse_calls("after removing a function not in the filter", 1, 0);
+	/* Still fully usable after all that. */
+	misuse_check("filter+ b", ftramp_set_filter(&ops, "ftramp_target_b", 0), 0);
+	misuse_calls("filter {a, b}", 1, 1);
+out:
+	misuse_check("unregister", ftramp_unregister_ops(&ops), 0);
+	misuse_check("unregistered: ftramp holds nothing", !!READ_ONCE(ops.internal), 0);
+	misuse_calls("unregistered", 0, 0);
+	misuse_check("double unregister", ftramp_unregister_ops(&ops), 0);
+	return misuse_wrong ? -EPROTO : 0;
+}
+
 static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
 	char *buf, cmd[16];
@@ -399,6 +505,8 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 
 		if (sscanf(buf + n, "%lu %i %lu", &a, &b, &c) >= 2)
 			ret = stress(a, b, c);
+	} else if (!strcmp(cmd, "misuse")) {
+		ret = misuse();
 	} else if (sscanf(buf + n, "%d %n", &k, &n) >= 1 && k >= 0 && k < NR_OPS) {
 		char *arg = buf + strlen(cmd) + 1;
 

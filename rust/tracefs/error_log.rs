@@ -87,10 +87,15 @@ impl File<State> for ErrorLogFile {
     }
 
     fn write(state: &State, input: &[u8], _trunc: bool) -> Result {
-        if !input.iter().all(|c| c.is_ascii_whitespace()) {
+        Self::check_partial(input)?;
+        state.errors.lock().clear();
+        Ok(())
+    }
+
+    fn check_partial(partial: &[u8]) -> Result {
+        if !partial.iter().all(|c| c.is_ascii_whitespace()) {
             return Err(EINVAL);
         }
-        state.errors.lock().clear();
         Ok(())
     }
 }

@@ -51,13 +51,20 @@ pub(crate) trait File<S: Send + Sync + 'static>: 'static {
     /// Takes whole lines written to the file (each ending with `\n`, except the rest at
     /// close). `trunc`: the file was opened with `O_TRUNC` and this is the first call of
     /// that open (`>` rather than `>>`). Called at close with empty `input` if an `O_TRUNC`
-    /// open wrote nothing. Files are read-only unless they implement this.
+    /// open wrote nothing. Files are read-only unless they implement this and their `MODE`
+    /// has a write bit (without one, every write is refused before this is called).
     fn write(_state: &S, _input: &[u8], _trunc: bool) -> Result {
         Err(EPERM)
     }
 
     /// Records a write the tracefs layer itself rejected (error_log).
     fn reject(_state: &S, _msg: &'static str, _input: &[u8]) {}
+
+    /// Refuses the start of a line (not yet ended) that no rest could make valid, so the
+    /// write that brings it fails rather than the close that would apply it.
+    fn check_partial(_partial: &[u8]) -> Result {
+        Ok(())
+    }
 }
 
 /// Longest incomplete line kept between two writes.
@@ -172,14 +179,10 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         // SAFETY: `open` stored a `KBox<OpenFile>` in `private_data` with `into_foreign`; it
         // is given back only at release.
         let of: &OpenFile = unsafe { KBox::<OpenFile>::borrow((*file).private_data) };
-        // SAFETY: `ppos` is valid.
-        if unsafe { *ppos } != 0 {
-            F::reject(state, "write at an offset (use write(), not pwrite())", &[]);
-            return ESPIPE.to_errno() as isize;
-        }
-        if count > MAX_WRITE {
-            F::reject(state, "write larger than 64 KiB", &[]);
-            return E2BIG.to_errno() as isize;
+        // Without a `write` of its own the file refuses everything, a partial line too
+        // (release would only drop its error).
+        if F::MODE & 0o222 == 0 {
+            return EPERM.to_errno() as isize;
         }
         // Writers sharing one open file (threads, pwrite, io_uring) are not serialised by
         // the VFS: one at a time here.
@@ -192,7 +195,21 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
         }
         // SAFETY: `busy` is ours (type invariant of `OpenFile`).
         let (pending, trunc) = unsafe { (&mut *of.pending.get(), &mut *of.trunc.get()) };
-        let r = Self::take_lines(state, pending, trunc, buf, count);
+        // SAFETY: `ppos` is valid.
+        let r = if unsafe { *ppos } != 0 {
+            F::reject(state, "write at an offset (use write(), not pwrite())", &[]);
+            Err(ESPIPE)
+        } else if count > MAX_WRITE {
+            F::reject(state, "write larger than 64 KiB", &[]);
+            Err(E2BIG)
+        } else {
+            Self::take_lines(state, pending, trunc, buf, count)
+        };
+        // A refused write keeps the old contents after `>` as a refused line does: release
+        // must not apply the truncation.
+        if r.is_err() {
+            *trunc = false;
+        }
         of.busy.store(false, Ordering::Release);
         match r {
             Ok(()) => count as isize,
@@ -221,6 +238,10 @@ impl<S: Send + Sync + 'static, F: File<S>> Fops<S, F> {
             F::reject(state, "command too long", &pending[cut..cut + 64]);
             *pending = KVec::new();
             return Err(E2BIG);
+        }
+        if let Err(e) = F::check_partial(&pending[cut..]) {
+            *pending = KVec::new();
+            return Err(e);
         }
         if cut > 0 {
             let r = F::write(state, &pending[..cut], core::mem::take(trunc));
