@@ -12,6 +12,30 @@
 # exactly, where the kernel's counters are exact (see each check for why).
 # COEX_SWITCHES (default 200) and COEX_CALLS (at least that many calls, default 10^5)
 # scale the run; COEX_RETPROBE (default "r") is the kretprobe's definition prefix.
+#
+# Shown failing (Dec 2026, 6.12, each break in a scratch copy of this script unless
+# named; "5 s in" = a background write 5 s into the stress run):
+#   stress with SWITCHES/2:               # FAIL: only 25 switches
+#   skip_mode=1 (drops check removed):    # FAIL: persistent ops saw 179993 of 455160 calls
+#   COEX_SWITCHES=0 COEX_CALLS=0:         # FAIL: the int3 window was never hit: ...
+#   $FN/tracing_on=0 before the run:      # FAIL: the function tracer printed no line
+#   the kprobe events enabled in $FN too (the old shared buffer):
+#                                         # FAIL: the function tracer's instance has 53925 lines of another format
+#   1 in 1000 of its lines not counted:   # FAIL: function tracer: 74621 lines but 74695 entries in its buffer
+#   $FN/tracing_on=0 5 s in:              # FAIL: the function tracer recorded 247603 of 1087660 calls
+#   $FG/tracing_on=0 before the run:      # FAIL: the function_graph tracer printed no line
+#   funcgraph-tail off (close lines "}"): # FAIL: function_graph: its lines make 49524 events, its buffer has 49537
+#   $FG/tracing_on=0 5 s in:              # FAIL: function_graph recorded 396219 events for 928360 calls (2 per call)
+#   kprobe events never enabled:          # FAIL: the kprobe saw nothing
+#   the entry event disabled 5 s in:      # FAIL: kprobe: hits 159706 + missed 147879, not 1119620 calls (- at most 127 lost misses)
+#   the ret event disabled 5 s in:        # FAIL: kretprobe: hits 162047 + missed 116779, not 973600 calls (- at most 113 lost misses)
+#   COEX_RETPROBE=r1 (maxactive 1):       # FAIL: the kretprobe saw 91090 returns of the kprobe's 437640 calls (maxactive too small?)
+#   $KP/tracing_on=0 5 s in:              # FAIL: the kprobe events wrote 431924 entries for 862700 + 862700 hits
+#   ftramp_test_ops.c mutants: nr_maxactive = 1:
+#                                         # FAIL: the fprobe's entry handler saw 71729 of 468860 calls
+#     the same, entry/exit checks removed: # FAIL: the fprobe missed 262356 calls
+#     the entry handler returning 1 (no exit handler call):
+#                                         # FAIL: the fprobe's exit handler saw 0 of 306940 calls
 . "$(dirname "$0")/lib.sh"
 
 SWITCHES=${COEX_SWITCHES:-200}
