@@ -10,7 +10,7 @@
 # graph tracer, the kretprobe and the fprobe have rewritten the return address by
 # then). Required: no drops, the int3 window was hit, and each of them saw the calls:
 # exactly, where the kernel's counters are exact (see each check for why).
-# COEX_SWITCHES (default 200) and COEX_CALLS (at least that many calls, default 10^5)
+# COEX_SWITCHES (default 100) and COEX_CALLS (at least that many calls, default 10^5)
 # scale the run; COEX_RETPROBE (default "r") is the kretprobe's definition prefix.
 #
 # Shown failing (Dec 2026, 6.12, each break in a scratch copy of this script unless
@@ -38,7 +38,7 @@
 #                                         # FAIL: the fprobe's exit handler saw 0 of 306940 calls
 . "$(dirname "$0")/lib.sh"
 
-SWITCHES=${COEX_SWITCHES:-200}
+SWITCHES=${COEX_SWITCHES:-100}
 CALLS=${COEX_CALLS:-100000}
 T=$TRACEFS
 FN=$T/instances/ftramp_coex_fn
