@@ -57,10 +57,12 @@
  *                 together).
  *             misuse              the C API's answers to a caller's mistakes (see
  *                                  misuse()); -EPROTO, with a pr_err per wrong answer
+ *             fprobe on|off        a kernel fprobe on ftramp_target_a (fprobe_ctl())
  *             errors are returned as the write's errno.
  *   counts  read: "K calls preemptible resched" per ops (ops_count in lib.sh
  *           reads the second field), then "poisoned N" (never reset by zero).
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
+ *   fprobe  read: that fprobe's counts.
  *   peek    write "ADDR LEN" (hex address, 1-128 bytes), then read: those bytes in
  *           hex (copy_from_kernel_nofault), e.g. a freed trampoline slot's int3 filler.
  *
@@ -78,6 +80,7 @@
 
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/fprobe.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
@@ -87,6 +90,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 
 #include "../rust/ftramp_api.h"
 #include "ftramp_target.h"
@@ -481,6 +485,79 @@ out:
 	return misuse_wrong ? -EPROTO : 0;
 }
 
+/*
+ * A kernel fprobe with an entry and an exit handler on ftramp_target_a, beside
+ * ftramp's direct call on the same function (ftramp_coexistence.sh): ctl
+ * "fprobe on" zeroes its counts and registers it, "fprobe off" unregisters it.
+ * debugfs fprobe (read): "entry N", "exit N" (handler calls, summed over CPUs)
+ * and "missed N" (the fprobe's own nmissed). On 6.12 the exit handler rides on
+ * a rethook with a pool of nr_maxactive nodes; since 6.14 on the function graph
+ * shadow stack, and the handlers take ftrace_regs instead of pt_regs.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#define FPROBE_REGS struct ftrace_regs
+#else
+#define FPROBE_REGS struct pt_regs
+#endif
+
+static struct fprobe coex_fprobe;
+static bool coex_fprobe_on;
+static DEFINE_PER_CPU(unsigned long, fprobe_hits[2]);	/* entry, exit */
+
+static int coex_fprobe_entry(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
+			     FPROBE_REGS *regs, void *data)
+{
+	this_cpu_inc(fprobe_hits[0]);
+	return 0;	/* 0: call the exit handler too */
+}
+
+static void coex_fprobe_exit(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
+			     FPROBE_REGS *regs, void *data)
+{
+	this_cpu_inc(fprobe_hits[1]);
+}
+
+static int fprobe_ctl(const char *arg)
+{
+	int cpu, ret;
+
+	if (!strcmp(arg, "off")) {
+		ret = coex_fprobe_on ? unregister_fprobe(&coex_fprobe) : 0;
+		if (!ret)
+			coex_fprobe_on = false;
+		return ret;
+	}
+	if (strcmp(arg, "on"))
+		return -EINVAL;
+	if (coex_fprobe_on)
+		return -EBUSY;
+	for_each_possible_cpu(cpu) {
+		per_cpu(fprobe_hits[0], cpu) = 0;
+		per_cpu(fprobe_hits[1], cpu) = 0;
+	}
+	coex_fprobe.entry_handler = coex_fprobe_entry;
+	coex_fprobe.exit_handler = coex_fprobe_exit;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
+	/*
+	 * The default pool is 2 per possible CPU; the stress callers can have 3 calls
+	 * in flight per CPU (kthread, timer, hrtimer): a miss must not be a short pool.
+	 */
+	coex_fprobe.nr_maxactive = 16 * num_possible_cpus();
+#endif
+	ret = register_fprobe(&coex_fprobe, "ftramp_target_a", NULL);
+	if (!ret)
+		coex_fprobe_on = true;
+	return ret;
+}
+
+static int fprobe_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "entry %lu\nexit %lu\nmissed %lu\n", sum_cpus(&fprobe_hits[0]),
+		   sum_cpus(&fprobe_hits[1]), READ_ONCE(coex_fprobe.nmissed));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(fprobe);
+
 static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
 	char *buf, cmd[16];
@@ -507,6 +584,8 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 			ret = stress(a, b, c);
 	} else if (!strcmp(cmd, "misuse")) {
 		ret = misuse();
+	} else if (!strcmp(cmd, "fprobe")) {
+		ret = fprobe_ctl(buf + n);
 	} else if (sscanf(buf + n, "%d %n", &k, &n) >= 1 && k >= 0 && k < NR_OPS) {
 		char *arg = buf + strlen(cmd) + 1;
 
@@ -662,6 +741,7 @@ static int __init test_ops_init(void)
 	debugfs_create_file("counts", 0400, dir, NULL, &counts_fops);
 	debugfs_create_file("result", 0400, dir, NULL, &result_fops);
 	debugfs_create_file("peek", 0600, dir, NULL, &peek_fops);
+	debugfs_create_file("fprobe", 0400, dir, NULL, &fprobe_fops);
 	return 0;
 }
 
@@ -686,6 +766,7 @@ static void __exit test_ops_exit(void)
 	int k;
 
 	debugfs_remove(dir);
+	fprobe_ctl("off");
 	if (leak_on_exit) {
 		pr_info("leak_on_exit: leaving the ops registered\n");
 		return;

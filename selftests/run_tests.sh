@@ -29,6 +29,7 @@ mkdir -p "$RESULTS"
 SUITE=(ftramp_load_unload.sh ftramp_status.sh ftramp_hardened.sh ftramp_target_count.sh
        ftramp_load_failure.sh ftramp_ops_lifecycle.sh ftramp_batch.sh
        ftramp_nodrop_stress.sh ftramp_stress_variants.sh ftramp_skip_sensitivity.sh ftramp_coexistence.sh
+       ftramp_direct_coexist.sh
        ftramp_unload_under_load.sh ftramp_samples.sh ftramp_hostile_input.sh
        ftramp_ui_concurrency.sh ftramp_events.sh ftramp_list_window.sh ftramp_forgetful_user.sh
        ftramp_rcu_not_watching.sh ftramp_denylist.sh ftramp_fault_injection.sh
