@@ -13,7 +13,12 @@
 #   planted_foreign_direct  leaves the kernel sample ftrace-direct's direct call on
 #                           wake_up_process (no ftramp involved)              not ok: lib.sh's teardown check
 #                           (a callback, the fentry site not the nop) and the runner's "ftrace callbacks left on"
+#   planted_busy            its exit path's unload_all cannot rmmod ftramp_target (a file
+#                           of it is open)                                    not ok: "teardown: rmmod ftramp_target
+#                           failed", and the runner's "modules left loaded" (unloaded after)
 #   planted_skip            exits 4                                           not ok "SKIP is a failure"
+#   planted_hung            a task blocked in the kernel for seconds with the hung task
+#                           limit at 1 s                                      not ok, naming that task
 # and the nested run's scans of the kernel log before and after them: ok.
 #
 # Nothing is discarded unscanned: the nested run reads the kernel log from where the
@@ -75,11 +80,33 @@ modprobe ftrace-direct || fail "modprobe ftrace-direct"
 kernel_direct | grep -q '^wake_up_process ' || fail "no direct call on wake_up_process: $(kernel_direct)"
 exit $KSFT_PASS
 EOF
+plant planted_busy <<'EOF'
+load_target || fail "insmod ftramp_target"
+exec 7< "$TARGET_DIR/count"    # an open file of the module's: its rmmod fails
+trap unload_all EXIT
+exit $KSFT_PASS
+EOF
 plant planted_skip <<'EOF'
 skip "planted"
 EOF
+# A task blocked in the kernel (in ftramp_target's run, waiting for its callers) while
+# the hung task detector's limit is 1 s, for a few seconds: a live detector report.
+plant planted_hung <<'EOF'
+K=/proc/sys/kernel
+load_target || fail "insmod ftramp_target"
+old="$(cat $K/hung_task_timeout_secs) $(cat $K/hung_task_check_interval_secs) $(cat $K/hung_task_warnings)"
+# shellcheck disable=SC2086
+trap 'set -- $old; echo $1 > $K/hung_task_timeout_secs; echo $2 > $K/hung_task_check_interval_secs
+      echo $3 > $K/hung_task_warnings; unload_all' EXIT
+echo -1 > $K/hung_task_warnings; echo 1 > $K/hung_task_check_interval_secs; echo 1 > $K/hung_task_timeout_secs
+for i in $(seq 1 20); do
+  ( echo $BASHPID > "$RESULTS/planted_hung.pid"; exec /bin/echo "a kthread 3000000" ) > "$TARGET_DIR/run" || fail "run"
+  dmesg | grep -q "INFO: task echo:$(cat "$RESULTS/planted_hung.pid") blocked" && exit $KSFT_PASS
+done
+fail "no hung task report for the blocked writer in 20 runs"
+EOF
 PLANTED=(planted_clean planted_warn planted_ftramp_err planted_declared_err planted_declared_unseen
-         planted_left_loaded planted_foreign_direct planted_skip)
+         planted_left_loaded planted_foreign_direct planted_busy planted_skip planted_hung)
 
 warn_before=$(( $(taint) & 512 ))
 FTRAMP_INSMOD_ARGS= FTRAMP_TESTS_DIR=$P TEST_TIMEOUT=300 "$SELFTESTS_DIR/run_tests.sh" "$N" \
@@ -116,14 +143,28 @@ is_loaded ftramp && fail "the nested runner left ftramp loaded"
 want planted_foreign_direct "not ok" "teardown: wake_up_process: the kernel still has a callback on it: .* D " \
   "teardown: wake_up_process: its fentry site at [0-9a-f]+ holds e8[0-9a-f]{8}, not the nop" \
   "^# FAIL: teardown: 2 problems" "^# FAIL: ftrace callbacks left on: wake_up_process$"
+want planted_busy "not ok" "^# teardown: rmmod ftramp_target failed$" "^# FAIL: teardown: 1 problems" \
+  "^# FAIL: modules left loaded: ftramp_target$"
+is_loaded ftramp_target && fail "the nested runner left ftramp_target loaded"
 want planted_skip "not ok" "SKIP is a failure"
+hpid=$(cat "$N/planted_hung.pid")
+want planted_hung "not ok" "kernel log has WARN" "INFO: task echo:$hpid blocked.* for more than [0-9]+ seconds"
 [ "$(( $(taint) & 512 ))" = 512 ] || fail "the planted WARN did not taint the kernel"
 [ "$warn_before" = 0 ] && { section planted_warn | grep -q "new kernel taint 512" || fail "nested planted_warn: no 'new kernel taint 512'"; }
 diag "nested run: each planted test came out as planted"
 
 # Every line the nested run read from the kernel log: the marked WARN is its only
 # report, the planted failed loads its only ftramp warnings.
-for t in boot "${PLANTED[@]}" final; do cat "$N/$t.dmesg" || fail "no nested $t.dmesg"; done > "$N/all.dmesg"
+# (planted_hung's log may hold only hung task reports: its "INFO: task" and "Call Trace:"
+# lines are the reports' own, anything else the scan matches there is not planted.)
+for t in boot "${PLANTED[@]}" final; do [ -f "$N/$t.dmesg" ] || fail "no nested $t.dmesg"; done
+for t in boot "${PLANTED[@]}" final; do
+  if [ $t = planted_hung ]; then
+    grep -vE 'INFO: task [^ ]+:[0-9]+ blocked.* for more than [0-9]+ seconds|Call Trace:' "$N/$t.dmesg"
+  else
+    cat "$N/$t.dmesg"
+  fi
+done > "$N/all.dmesg"
 n=$(strip_expected_warns "$MARK" "$N/all.dmesg" "$N/rest.dmesg")
 [ "$n" = 1 ] || fail "$n WARN blocks with the planted WARN's marker, want 1"
 left=$(dmesg_bad < "$N/rest.dmesg") && fail "reports besides the planted WARN: $(echo "$left" | head -3)"

@@ -159,8 +159,8 @@ ftramp_sites() {
 # "name target" for each function the kernel has a direct call on, sorted, from
 # /sys/kernel/tracing/enabled_functions (a record line "name [mod] (refs) R   D   M
 # <tab>tramp: ..." whose flags have "D", then a line "<tab>direct--><target>", on 7.3
-# "direct(jmp)-->" for a jmp). A record
-# whose D flag and direct--> line disagree is printed with target "INCONSISTENT".
+# "direct(jmp)-->" for a jmp). A record whose D flag and direct--> line disagree is
+# printed with target "INCONSISTENT".
 kernel_direct() {
   awk '
     function out() {
@@ -192,7 +192,9 @@ kernel_enabled() { awk '/^[^ \t]/ { print $1 }' "$TRACEFS/enabled_functions" | s
 # purpose): the checks leave them alone.
 ENABLED_AT_START=$([ -r "$TRACEFS/enabled_functions" ] && kernel_enabled)
 # The record of function $1 in the kernel's enabled_functions, on one line.
-kernel_record() { awk -v f="$1" '/^[^ \t]/ { p = ($1 == f) } p' "$TRACEFS/enabled_functions" | tr '\t\n' '  '; }
+kernel_record() {
+  awk -v f="$1" '/^[^ \t]/ { p = ($1 == f) } p' "$TRACEFS/enabled_functions" | tr -s '\t\n ' ' ' | sed 's/ $//'
+}
 
 # keep_direct FUNC...: declares that the test leaves a callback (a direct call ftrace
 # would not detach) on FUNC on purpose: these checks and run_tests.sh's leave it alone.
