@@ -109,12 +109,15 @@ PLANTED=(planted_clean planted_warn planted_ftramp_err planted_declared_err plan
          planted_left_loaded planted_foreign_direct planted_busy planted_skip planted_hung)
 
 warn_before=$(( $(taint) & 512 ))
+hung_sysctl() { cat /proc/sys/kernel/hung_task_{timeout_secs,check_interval_secs,warnings} | paste -sd' '; }
+hung_before=$(hung_sysctl)
 FTRAMP_INSMOD_ARGS= FTRAMP_TESTS_DIR=$P TEST_TIMEOUT=300 "$SELFTESTS_DIR/run_tests.sh" "$N" \
   "${PLANTED[@]/%/.sh}" > "$N/ktap.log" 2>&1
 # The sample's direct call goes, with what it printed to the trace buffer.
 is_loaded ftrace_direct && { rmmod ftrace_direct || fail "rmmod ftrace-direct"; }
 : > "$TRACEFS/trace"
 sed 's/^/  /' "$N/ktap.log"
+[ "$(hung_sysctl)" = "$hung_before" ] || fail "hung task sysctls not restored: $(hung_sysctl), were $hung_before"
 
 # result NAME: "ok" or "not ok" of NAME's line in the nested KTAP.
 result() { sed -nE "s/^(ok|not ok) [0-9]+ selftests: ftramp: $1( .*)?$/\\1/p" "$N/ktap.log"; }
@@ -155,15 +158,19 @@ diag "nested run: each planted test came out as planted"
 
 # Every line the nested run read from the kernel log: the marked WARN is its only
 # report, the planted failed loads its only ftramp warnings.
-# (planted_hung's log may hold only hung task reports: its "INFO: task" and "Call Trace:"
-# lines are the reports' own, anything else the scan matches there is not planted.)
+# From planted_hung's log its hung task reports go first: each from "INFO: task ...
+# blocked" to the end of the task's stack ("</TASK>"), then lockdep's list of the locks
+# held ("Showing all locks held in the system:" to its "=====" line).
+strip_hung_reports() {
+  awk '/INFO: task [^ ]+:[0-9]+ blocked.* for more than [0-9]+ seconds/ { skip = "task" }
+       /Showing all locks held in the system:/ { skip = "locks" }
+       !skip { print }
+       skip == "task" && /<\/TASK>/ { skip = "" }
+       skip == "locks" && /=====+$/ { skip = "" }' "$1"
+}
 for t in boot "${PLANTED[@]}" final; do [ -f "$N/$t.dmesg" ] || fail "no nested $t.dmesg"; done
 for t in boot "${PLANTED[@]}" final; do
-  if [ $t = planted_hung ]; then
-    grep -vE 'INFO: task [^ ]+:[0-9]+ blocked.* for more than [0-9]+ seconds|Call Trace:' "$N/$t.dmesg"
-  else
-    cat "$N/$t.dmesg"
-  fi
+  if [ $t = planted_hung ]; then strip_hung_reports "$N/$t.dmesg"; else cat "$N/$t.dmesg"; fi
 done > "$N/all.dmesg"
 n=$(strip_expected_warns "$MARK" "$N/all.dmesg" "$N/rest.dmesg")
 [ "$n" = 1 ] || fail "$n WARN blocks with the planted WARN's marker, want 1"
