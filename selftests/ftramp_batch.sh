@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # 100 sites switched in one round: attaching a second ops to 100 functions at once
 # (and detaching it) is one patch round of exactly 3 all-CPU syncs; every function
-# keeps working and each ops sees every call.
+# keeps working and each ops sees every call. Then the last ops goes: the kernel has
+# let go of all 100 (lib.sh: assert_detached).
 . "$(dirname "$0")/lib.sh"
 
 load_all || fail "loading the modules failed"
@@ -26,4 +27,9 @@ ctl unregister 1 || fail "detach ops 1"
 [ "$(stat_field last_round_sites)" = 100 ] && [ "$(stat_field last_round_syncs)" = 3 ] ||
   fail "detach round: $(stat_field last_round_sites) sites, $(stat_field last_round_syncs) syncs"
 diag "100 sites switched direct->list and back, one round of 3 syncs each way"
+ctl unregister 0 || fail "detach ops 0"
+[ -z "$(cat "$FTRAMP_DIR/enabled_functions")" ] || fail "sites left: $(head -3 "$FTRAMP_DIR/enabled_functions")"
+# shellcheck disable=SC2046
+assert_detached $(printf 'ftramp_target_batch_%02d ' $(seq 0 99))
+diag "all 100 detached: no ftrace record left in the kernel, every fentry site the nop again"
 exit $KSFT_PASS

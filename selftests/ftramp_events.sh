@@ -20,7 +20,7 @@ load_ftramp && load_target || fail "insmod failed"
 T=$TRACEFS
 I=$T/instances/ftramp
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"; : > "$FTRAMP_DIR/hooks"; unload_target; unload_ftramp' EXIT
+trap 'rm -rf "$OUT"; : > "$FTRAMP_DIR/hooks"; unload_all' EXIT
 
 # ---- (a) ----
 echo "ftramp_target_a trace" >> "$FTRAMP_DIR/hooks" || fail "hook a"

@@ -7,7 +7,8 @@
 # ftramp's MODULE_STATE_GOING notifier must detach each of them (before the
 # module's memory goes) with exactly one WARN naming the module and the ops:
 #   ftramp: module ftramp_test_ops is going away with ops <ptr> (<sym>) still registered: detached
-# Afterwards both sites are gone from ftramp's and the kernel's enabled_functions,
+# Afterwards both sites are gone from ftramp's and the kernel's enabled_functions (and
+# both fentry sites are the nop again: lib.sh: assert_detached),
 # every trampoline slot is back, the callers go on calling without an oops, and
 # ftramp itself unloads cleanly. The WARNs are declared to run_tests.sh
 # (<name>.expected-warn), which takes them, and only them, out of the scan.
@@ -70,6 +71,7 @@ blocks=$(echo "$log" | grep -c -- '------------\[ cut here \]------------')
 kernel_direct | grep -qE '^ftramp_target_[ab] ' && fail "the kernel still has direct calls: $(kernel_direct)"
 [ "$(stat_field slots)" = "$slots0" ] || fail "slots $(stat_field slots), $slots0 before: trampolines or stubs not freed"
 [ "$(stat_field kept_sites)" = 0 ] || fail "kept_sites: $(stat_field kept_sites)"
+assert_detached ftramp_target_a ftramp_target_b
 diag "after the forced detach: no site in ftramp or the kernel, slots $(stat_field slots)"
 
 a0=$(target_count a) b0=$(target_count b)

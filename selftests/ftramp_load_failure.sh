@@ -19,6 +19,9 @@ failed_load() {
   [ ! -e "$FTRAMP_DIR" ] || fail "tracefs directory left behind"
 }
 
+# Both failures print ftramp errors, on purpose: declared to run_tests.sh.
+{ echo 'ftramp: cannot resolve kernel symbol ftramp_test_missing_symbol$'
+  echo 'ftramp: text_poke_copy is not reached by a direct jmp '; } > "$RESULTS/ftramp_load_failure.expected-log"
 failed_load "a missing symbol" ENOENT \
   "ftramp: cannot resolve kernel symbol ftramp_test_missing_symbol" force_missing_symbol=1
 # (make check builds with the test knobs; without them unbind_symbol does not exist.)

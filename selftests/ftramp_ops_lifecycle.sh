@@ -3,7 +3,9 @@
 # One site through 0 -> 1 -> 2 -> 3 -> 2 -> 1 -> 0 ops. At each quiescent point every
 # attached ops has seen exactly the calls made while it was attached, from task,
 # softirq and hardirq callers; the site's mode is direct with one ops and list with
-# more; after the last detach the site is gone. Recursion-safe ops (0-3: called from
+# more; after the last detach the site is gone, from ftramp's enabled_functions and
+# from the kernel (lib.sh: assert_detached: no ftrace record, the fentry site the nop
+# again). Recursion-safe ops (0-3: called from
 # the trampoline) and guarded ones (4-7: through ftramp's wrapper) are mixed.
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +34,7 @@ check_point() {
   line=$(site_line ftramp_target_a)
   if [ ${#attached[@]} -eq 0 ]; then
     [ -z "$line" ] || fail "$step: site still listed: $line"
+    assert_detached ftramp_target_a    # the kernel's word, not only ftramp's
   else
     echo "$line" | grep -q "ops=${#attached[@]} mode=$mode" || fail "$step: site is '$line', want ops=${#attached[@]} mode=$mode"
   fi

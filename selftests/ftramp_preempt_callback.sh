@@ -165,6 +165,7 @@ for i in $(seq 1 "$CYCLES"); do
     echo "!ftramp_target_a count" >> "$FTRAMP_DIR/hooks" || fail "cycle $i: unhook"
   fi
   [ -z "$(site_line ftramp_target_a)" ] || fail "cycle $i: site left: $(site_line ftramp_target_a)"
+  assert_detached ftramp_target_a
   [ $hook = 1 ] || { freed="$freed $tramp"; pending=$tramp; }
   total_resched=$((total_resched + res)); total_calls=$((total_calls + calls))
   [ $hook = 1 ] && [ $end = retire ] && retired=$((retired + rounds))

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The API samples work: the C sample hooks a glob and sees exactly the calls made; the
-# Rust sample counts vfs_read/vfs_write while something reads and writes.
+# Rust sample counts vfs_read/vfs_write while something reads and writes. After each
+# sample's unload the kernel has let go of its functions (lib.sh: assert_detached).
 . "$(dirname "$0")/lib.sh"
 
 S=$SELFTESTS_DIR/../samples
@@ -11,6 +12,7 @@ trap 'rmmod ftramp_sample 2>/dev/null; rmmod ftramp_sample_rust 2>/dev/null; unl
 insmod "$S/ftramp_sample.ko" filter='ftramp_target_[ab]' show=2 || fail "insmod ftramp_sample"
 echo "a kthread 700" > "$TARGET_DIR/run"; echo "b timer 300" > "$TARGET_DIR/run"
 rmmod ftramp_sample || fail "rmmod ftramp_sample"
+assert_detached ftramp_target_a ftramp_target_b
 dmesg | grep 'ftramp_sample: ' | sed 's/^/  /'
 dmesg | grep -q 'ftramp_sample: unhooked; 1000 calls seen' || fail "C sample did not see exactly 1000 calls"
 dmesg | grep -q 'ftramp_sample: call 1: ftramp_target_a' || fail "C sample printed no call"
@@ -18,10 +20,12 @@ dmesg | grep -q 'ftramp_sample: call 1: ftramp_target_a' || fail "C sample print
 insmod "$S/ftramp_sample_rust.ko" || fail "insmod ftramp_sample_rust"
 for i in $(seq 20); do cat /proc/version > /dev/null; echo x > /dev/null; done
 rmmod ftramp_sample_rust || fail "rmmod ftramp_sample_rust"
+assert_detached vfs_read vfs_write
 dmesg | grep 'ftramp_sample_rust: ' | sed 's/^/  /'
 r=$(dmesg | sed -n 's/.*ftramp_sample_rust: vfs_read: \([0-9]*\) calls/\1/p' | tail -1)
 w=$(dmesg | sed -n 's/.*ftramp_sample_rust: vfs_write: \([0-9]*\) calls/\1/p' | tail -1)
 [ "${r:-0}" -ge 20 ] && [ "${w:-0}" -ge 20 ] || fail "Rust sample counted vfs_read=$r vfs_write=$w, want >= 20 each"
-[ ! -e "$FTRAMP_DIR/enabled_functions" ] || [ -z "$(cat "$FTRAMP_DIR/enabled_functions")" ] ||
+[ -r "$FTRAMP_DIR/enabled_functions" ] || fail "no $FTRAMP_DIR/enabled_functions"
+[ -z "$(cat "$FTRAMP_DIR/enabled_functions")" ] ||
   fail "sites left after the samples unloaded: $(cat "$FTRAMP_DIR/enabled_functions")"
 exit $KSFT_PASS

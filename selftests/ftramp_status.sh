@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 load_ftramp || fail "insmod failed"
-trap 'unload_ftramp' EXIT
+trap unload_all EXIT
 S=$FTRAMP_DIR/status
 cat "$S" | sed 's/^/  /'
 

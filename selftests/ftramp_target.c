@@ -709,6 +709,76 @@ static const struct file_operations reset_fops = {
 	.write = reset_write,
 };
 
+/*
+ * peek: write "ADDR LEN" (hex address, 1-16 bytes), then read those bytes of kernel
+ * memory in hex (copy_from_kernel_nofault). The tests check with it that a function's
+ * fentry site is the nop again after ftramp (or ftramp_test_ops) is gone, without any
+ * help from them. The address is the open file's own: write and read through one
+ * descriptor (lib.sh: peek).
+ */
+#define PEEK_MAX 16
+
+struct peek {
+	unsigned long addr;
+	unsigned int len;
+};
+
+static int peek_open(struct inode *inode, struct file *file)
+{
+	file->private_data = kzalloc(sizeof(struct peek), GFP_KERNEL);
+	return file->private_data ? 0 : -ENOMEM;
+}
+
+static int peek_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static ssize_t peek_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	struct peek *p = file->private_data;
+	char buf[48];
+	unsigned long addr;
+	unsigned int n;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%lx %u", &addr, &n) != 2 || !n || n > PEEK_MAX)
+		return -EINVAL;
+	p->addr = addr;
+	p->len = n;
+	return len;
+}
+
+static ssize_t peek_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	struct peek *p = file->private_data;
+	u8 bytes[PEEK_MAX];
+	char out[2 * PEEK_MAX + 2];
+	unsigned int i;
+
+	if (!p->len)
+		return -EINVAL;
+	if (copy_from_kernel_nofault(bytes, (void *)p->addr, p->len))
+		return -EFAULT;
+	for (i = 0; i < p->len; i++)
+		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+	out[2 * i] = '\n';
+	return simple_read_from_buffer(ubuf, len, ppos, out, 2 * i + 1);
+}
+
+static const struct file_operations peek_fops = {
+	.owner = THIS_MODULE,
+	.open = peek_open,
+	.release = peek_release,
+	.read = peek_read,
+	.write = peek_write,
+};
+
 static int __init target_init(void)
 {
 	int ret = register_nmi_handler(NMI_LOCAL, nmi_caller, 0, "ftramp_target");
@@ -716,6 +786,7 @@ static int __init target_init(void)
 	if (ret)
 		return ret;
 	dir = debugfs_create_dir("ftramp_target", NULL);
+	debugfs_create_file("peek", 0600, dir, NULL, &peek_fops);
 	debugfs_create_file("run", 0200, dir, NULL, &run_fops);
 	debugfs_create_file("count", 0400, dir, NULL, &count_fops);
 	debugfs_create_file("reset", 0200, dir, NULL, &reset_fops);

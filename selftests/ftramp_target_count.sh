@@ -9,7 +9,7 @@
 
 CALLS=${CALLS:-1000000}
 load_target || fail "insmod ftramp_target failed"
-trap 'unload_target' EXIT
+trap unload_all EXIT
 diag "$(nproc) CPUs online"
 
 count() { awk -v f="$1" '$1 == f { print $2 }' "$TARGET_DIR/count"; }

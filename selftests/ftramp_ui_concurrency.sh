@@ -4,7 +4,8 @@
 # a second callback on it is added and removed continuously (live direct <-> list
 # switches through the hooks file), readers read every ftramp file in a loop. The count
 # hook must see exactly the target's calls; then rmmod with hooks still active must
-# leave tracefs clean (no ftramp directory, no instances/ftramp).
+# leave tracefs clean (no ftramp directory, no instances/ftramp) and the kernel too (no
+# callback on a hooked function, its fentry site the nop again: lib.sh: assert_detached).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${UI_ROUNDS:-60}
@@ -37,6 +38,7 @@ echo 'ftramp_target_b trace' >> $H || fail "add trace hook"
 [ -d $TRACEFS/instances/ftramp ] || fail "no trace instance"
 rmmod ftramp_target 2>/dev/null && fail "ftramp_target unloaded while hooked?"
 rmmod ftramp || fail "rmmod ftramp with hooks active"
+assert_detached ftramp_target_a ftramp_target_b vfs_read
 [ ! -e "$FTRAMP_DIR" ] || fail "ftramp directory left behind"
 [ ! -e $TRACEFS/instances/ftramp ] || fail "instances/ftramp left behind"
 exit $KSFT_PASS

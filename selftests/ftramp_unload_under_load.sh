@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # 20 load/hook/unload cycles while callers keep running the hooked function on every
 # CPU in task, softirq and hardirq context: the ops module's exit unregisters its ops
-# (the site goes list -> direct -> gone under load), then ftramp itself unloads.
+# (the site goes list -> direct -> gone under load), then ftramp itself unloads; the
+# kernel then has no callback left on the function and its fentry site is the nop
+# again (lib.sh: assert_detached), with the callers still running.
 . "$(dirname "$0")/lib.sh"
 
 CYCLES=${CYCLES:-20}
@@ -22,6 +24,7 @@ for i in $(seq 1 "$CYCLES"); do
   rmmod ftramp_test_ops || fail "cycle $i: rmmod ftramp_test_ops"
   rmmod ftramp || fail "cycle $i: rmmod ftramp"
   [ ! -e "$FTRAMP_DIR" ] || fail "cycle $i: tracefs directory left behind"
+  assert_detached ftramp_target_a
 done
 echo stop > "$TARGET_DIR/run" || fail "cannot stop callers"
 diag "$CYCLES cycles under load, calls made: $(target_count a)"

@@ -25,24 +25,41 @@ load_ftramp() {
   insmod "$FTRAMP_KO" $FTRAMP_INSMOD_ARGS "$@"
 }
 unload_ftramp() { rmmod ftramp; }
-load_target() { insmod "$TARGET_KO"; }
-unload_target() { rmmod ftramp_target; }
+# (The target's functions move when it is reloaded: fentry_forget.)
+load_target() { fentry_forget; insmod "$TARGET_KO"; }
+unload_target() { fentry_forget; rmmod ftramp_target; }
 is_loaded() { [ -d "/sys/module/$1" ]; }
 
 # Reads one field "<key>: <value>" of ftramp's status file.
 status_field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$FTRAMP_DIR/status"; }
 
 # Kernel reports that fail a test, wherever they appear in dmesg. Reads dmesg
-# text on stdin, prints the offending lines, and succeeds if there were any.
+# text on stdin, prints the offending lines, and succeeds if there were any. Each
+# pattern is a detector the test kernels have (selftests/config, config.debug), in the
+# message format of 6.12 and 7.3; Documentation/testing.rst lists them.
 dmesg_bad() {
-  grep -E -e 'WARNING:|BUG:|Oops|general protection fault|Kernel panic|RIP:' \
-    -e 'KASAN|UBSAN|kmemleak: .*(suspected|leak)' \
+  grep -E -e 'WARNING:|BUG:|Oops|general protection fault|Kernel panic|RIP:|Call Trace:' \
+    -e 'cut here \]|list_(add|del) corruption|scheduling while atomic' \
+    -e 'sleeping function called from invalid context' \
     -e 'lockdep|possible (recursive|circular) locking|inconsistent lock state' \
     -e 'DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator' \
-    -e 'rcu: INFO|self-detected stall|rcu_.* detected stalls|soft lockup|hard LOCKUP' \
+    -e 'rcu: INFO|self-detected stall|rcu_[a-z_]* detected (expedited )?stalls' \
     -e 'grace period number .* jiffies old' \
-    -e 'INFO: task .* blocked|list_(add|del) corruption|scheduling while atomic' \
-    -e 'sleeping function called from invalid context|Call Trace:'
+    -e 'BUG: soft lockup|Watchdog detected hard LOCKUP' \
+    -e 'INFO: task .* blocked.* for more than [0-9]+ seconds' \
+    -e 'Uhhuh\. NMI received for unknown reason|Dazed and confused' \
+    -e 'BUG: KASAN|UBSAN:|kmemleak: .*(suspected|leak)'
+}
+
+# ftramp's own warnings: lines of the decoded kernel log (dmesg -x, as run_tests.sh
+# saves it) at level warning or worse from ftramp, its test modules or its samples
+# ("ftramp...: "), e.g. a site ftrace would not detach, trampoline memory kept at
+# unload, a failed load. Reads stdin, prints them, succeeds if there were any. (The
+# kernel's own "loading out-of-tree module taints kernel", named after the first such
+# module loaded, is not one.)
+ftramp_warnings() {
+  grep -E '^[a-z]+ *:(emerg|alert|crit|err|warn) *: (\[[ 0-9.]+\] )?ftramp[a-z0-9_]*: ' |
+    grep -vE ': loading out-of-tree module taints kernel\.$'
 }
 
 # The boot log without the lines every hardened boot prints that dmesg_bad would match
@@ -93,13 +110,33 @@ PY
 TEST_OPS_KO=${TEST_OPS_KO:-$SELFTESTS_DIR/ftramp_test_ops.ko}
 TEST_DIR=/sys/kernel/debug/ftramp_test
 load_all() { load_ftramp && load_target && insmod "$TEST_OPS_KO"; }
-# ftramp pins the modules whose functions it hooks: it goes before the target.
+# Unloads every module of the suite (ftramp pins the modules whose functions it hooks:
+# it goes before the target), then checks the teardown against the kernel
+# (teardown_problems): every function ftramp had a site on before, and every function
+# the kernel got a callback on during the test. Any failure (an rmmod, a check) fails
+# the test, also from an EXIT trap: cleanup errors count, and are not left for the next
+# test to stumble over.
 unload_all() {
-  local m
-  for m in ftramp_test_ops ftramp_sample ftramp_sample_rust ftramp ftramp_target; do
-    is_loaded $m && rmmod $m
+  local m p=() sites=() left funcs temp=0
+  [ -r "$FTRAMP_DIR/enabled_functions" ] &&
+    mapfile -t sites < <(awk '{ print $1 }' "$FTRAMP_DIR/enabled_functions")
+  for m in ftramp_test_ops ftramp_sample ftramp_sample_rust ftramp; do
+    if is_loaded $m; then rmmod $m || p+=("rmmod $m failed"); fi
   done
-  return 0
+  if ! is_loaded ftramp; then
+    left=$(comm -13 <(echo "$ENABLED_AT_START") <(kernel_enabled))
+    funcs=$(printf '%s\n' "${sites[@]}" $left | sed '/^$/d' | sort -u)
+    if [ -n "$funcs" ] && [ ! -e "$TARGET_DIR/peek" ]; then
+      if load_target; then temp=1; else p+=("cannot load ftramp_target for its peek"); fi
+    fi
+    # shellcheck disable=SC2086
+    [ -n "$funcs" ] && fentry_locate $funcs && mapfile -t -O ${#p[@]} p < <(teardown_problems $funcs)
+    [ $temp = 1 ] && { unload_target || p+=("rmmod ftramp_target (loaded for the peek) failed"); }
+  fi
+  if is_loaded ftramp_target; then unload_target || p+=("rmmod ftramp_target failed"); fi
+  [ ${#p[@]} -eq 0 ] && return 0
+  printf '# teardown: %s\n' "${p[@]}"
+  fail "teardown: ${#p[@]} problems (above)"
 }
 ctl() { echo "$*" > "$TEST_DIR/ctl"; }
 ops_count() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_DIR/counts"; }
@@ -120,9 +157,10 @@ ftramp_sites() {
   awk '{ t = $4; sub(/^tramp=/, "", t); print $1, t }' "$FTRAMP_DIR/enabled_functions" | sort
 }
 # "name target" for each function the kernel has a direct call on, sorted, from
-# /sys/kernel/tracing/enabled_functions (6.12: a record line "name [mod] (refs) R   D   M
-# <tab>tramp: ..." whose flags have "D", then a line "<tab>direct--><target>"). A record
-# whose D flag and direct--> line disagree is printed with target "INCONSISTENT".
+# /sys/kernel/tracing/enabled_functions (a record line "name [mod] (refs) R   D   M
+# <tab>tramp: ..." whose flags have "D", then a line "<tab>direct--><target>", on 7.3
+# "direct(jmp)-->" for a jmp). A record whose D flag and direct--> line disagree is
+# printed with target "INCONSISTENT".
 kernel_direct() {
   awk '
     function out() {
@@ -135,7 +173,7 @@ kernel_direct() {
       if (match($0, /\([0-9]+\)[^\t]*/) && substr($0, RSTART, RLENGTH) ~ / D /) d = 1
       next
     }
-    /^[ \t]+direct-->/ { addr = $0; sub(/.*direct-->/, "", addr); sub(/[ \t]+$/, "", addr) }
+    /^[ \t]+direct(\(jmp\))?-->/ { addr = $0; sub(/.*-->/, "", addr); sub(/[ \t]+$/, "", addr) }
     END { out() }' "$TRACEFS/enabled_functions" | sort
 }
 
@@ -191,4 +229,97 @@ run_stress() {
       fail "$label: no trap was resolved through a record of several sites (binary search never hit)"
   fi
   return 0
+}
+
+# ---- Teardown, checked against the kernel (not against ftramp's own files) ----
+# After a detach or an unload the kernel itself must show that nothing is left: no
+# record for the function in /sys/kernel/tracing/enabled_functions (so no direct call),
+# and the function's fentry site (its ftrace location, from
+# available_filter_functions_addrs) holds the 5-byte nop again, read through
+# ftramp_target's peek file, which needs neither ftramp nor ftramp_test_ops.
+
+TEST_NAME=$(basename "$0" .sh)
+FENTRY_NOP=0f1f440000    # x86_nops[5], what ftrace writes back at a disabled site
+# Functions the kernel has a record for in its enabled_functions (a callback attached).
+kernel_enabled() { awk '/^[^ \t]/ { print $1 }' "$TRACEFS/enabled_functions" | sort -u; }
+# Those the test starts with are not its own (e.g. a site an earlier test kept on
+# purpose): the checks leave them alone.
+ENABLED_AT_START=$([ -r "$TRACEFS/enabled_functions" ] && kernel_enabled)
+# The record of function $1 in the kernel's enabled_functions, on one line.
+kernel_record() {
+  awk -v f="$1" '/^[^ \t]/ { p = ($1 == f) } p' "$TRACEFS/enabled_functions" | tr -s '\t\n ' ' ' | sed 's/ $//'
+}
+
+# keep_direct FUNC...: declares that the test leaves a callback (a direct call ftrace
+# would not detach) on FUNC on purpose: these checks and run_tests.sh's leave it alone.
+keep_direct() { printf '%s\n' "$@" >> "$RESULTS/$TEST_NAME.expected-direct"; }
+kept_direct() { cat "${RESULTS:-/nonexistent}/$TEST_NAME.expected-direct" 2>/dev/null; }
+
+# peek ADDR LEN: prints the LEN bytes of kernel memory at ADDR (hex), in hex.
+# peek_to VAR ADDR LEN: the same into VAR, with builtins only (no fork: tests peek
+# at a hundred sites). The address is the open file's own: one descriptor for both.
+peek_to() {
+  local -n out=$1
+  local fd rc
+  out=
+  exec {fd}<>"$TARGET_DIR/peek" || return 1
+  echo "$2 $3" >&$fd && read -r out <&$fd
+  rc=$?
+  exec {fd}>&-
+  return $rc
+}
+peek() { local h; peek_to h "$1" "$2" && echo "$h"; }
+
+# fentry_locate FUNC...: FENTRY[FUNC] = its fentry sites (" ADDR..."; empty if it has
+# none), from the kernel's available_filter_functions_addrs: one pass over it for all
+# FUNCs not known yet (it is 20k+ lines, read in ~0.5 s under TCG). Call it in the test's
+# own shell (not in a $(...)), so that it remembers.
+declare -A FENTRY=()
+fentry_locate() {
+  local need=() f a n
+  for f; do [ -n "${FENTRY[$f]+x}" ] || need+=("$f"); done
+  [ ${#need[@]} -gt 0 ] || return 0
+  for f in "${need[@]}"; do FENTRY[$f]=; done
+  while read -r a n; do FENTRY[$n]+=" $a"; done < <(printf '%s\n' "${need[@]}" |
+    awk 'NR == FNR { want[$1]; next } $2 in want { print $1, $2 }' - "$TRACEFS/available_filter_functions_addrs")
+}
+fentry_forget() { FENTRY=(); }
+
+# teardown_problems FUNC...: one line per problem: FUNC still has a record in the
+# kernel's enabled_functions; one of its fentry sites (a name can have several) does
+# not hold the nop (also shown for a FUNC with a record: what it calls); FUNC has no
+# fentry site at all (a wrong name would check nothing). FUNCs enabled when the test started or declared by keep_direct are
+# skipped. Needs ftramp_target's peek.
+teardown_problems() {
+  local f a b n
+  local -A on=() skip=()
+  for f in $(kernel_enabled); do on[$f]=1; done
+  for f in $ENABLED_AT_START $(kept_direct); do skip[$f]=1; done
+  fentry_locate "$@"
+  for f in $(printf '%s\n' "$@" | sort -u); do
+    [ -n "${skip[$f]:-}" ] && continue
+    [ -n "${on[$f]:-}" ] && echo "$f: the kernel still has a callback on it: $(kernel_record "$f")"
+    [ -n "${FENTRY[$f]}" ] || echo "$f: no fentry site in available_filter_functions_addrs"
+    for a in ${FENTRY[$f]}; do
+      peek_to b "$a" 5 || { echo "$f: cannot read its fentry site at $a"; continue; }
+      [ "$b" = "$FENTRY_NOP" ] || echo "$f: its fentry site at $a holds $b, not the nop $FENTRY_NOP"
+    done
+  done
+}
+
+# assert_detached FUNC...: after a detach, the kernel has let go of every FUNC
+# (teardown_problems); fails the test otherwise. Loads ftramp_target for the peek if
+# it is not loaded.
+assert_detached() {
+  local p temp=0
+  if [ ! -e "$TARGET_DIR/peek" ]; then
+    load_target || fail "assert_detached: cannot load ftramp_target for its peek"
+    temp=1
+  fi
+  fentry_locate "$@"
+  p=$(teardown_problems "$@")
+  [ $temp = 1 ] && { unload_target || fail "assert_detached: rmmod ftramp_target"; }
+  [ -z "$p" ] && return 0
+  echo "$p" | sed 's/^/# /'
+  fail "the kernel still holds what was detached: $(echo "$p" | head -1)"
 }
