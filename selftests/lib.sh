@@ -48,7 +48,7 @@ dmesg_bad() {
     -e 'BUG: soft lockup|Watchdog detected hard LOCKUP' \
     -e 'INFO: task .* blocked.* for more than [0-9]+ seconds' \
     -e 'Uhhuh\. NMI received for unknown reason|Dazed and confused' \
-    -e 'BUG: KASAN|UBSAN:|kmemleak: .*(suspected|leak)'
+    -e 'BUG: KASAN|UBSAN:|kmemleak: ([0-9]+ new suspected memory leak|Kernel memory leak detector disabled)'
 }
 
 # ftramp's own warnings: lines of the decoded kernel log (dmesg -x, as run_tests.sh
