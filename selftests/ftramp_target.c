@@ -222,7 +222,12 @@ static void caller_calls(struct caller *c, unsigned long n)
 /* Makes up to @batch calls; returns true when the caller is done. */
 static bool caller_step(struct caller *c, unsigned long batch)
 {
-	unsigned long n = min(c->remaining, batch);
+	/*
+	 * @batch counts calls, c->remaining rounds of nr_fns calls: a caller of ten
+	 * functions makes a tenth of the rounds per step, so a timer expiry or an NMI
+	 * lasts as long as with one function.
+	 */
+	unsigned long n = min(c->remaining, max(1UL, batch / c->nr_fns));
 
 	if (READ_ONCE(callers_stop))
 		return true;
