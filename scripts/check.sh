@@ -81,7 +81,7 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
   fi
   if [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ]; then
     runs+=("epyc|EPYC|2||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=(srso|retbleed)_return_thunk")
-    runs+=("smp4|Skylake-Client|4|$stuff|ftramp_hardened.sh ftramp_target_count.sh ftramp_nodrop_stress.sh ftramp_stress_variants.sh ftramp_skip_sensitivity.sh|$stuffed")
+    runs+=("smp4|Skylake-Client|4|$stuff|ftramp_nodrop_stress.sh ftramp_stress_variants.sh|$stuffed")
   fi
   for r in "${runs[@]}"; do
     IFS='|' read -r name cpu ncpus append tests expect <<< "$r"

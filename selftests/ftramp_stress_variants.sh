@@ -22,7 +22,11 @@ trap unload_all EXIT
 diag "$(nproc) CPUs online"
 run_stress "guarded" "$SW" $((CTX | 0x200)) "$CALLS"
 run_stress "list2<->list3" "$SW" $((CTX | 0x100)) "$CALLS" none
-run_stress "10 sites" "$SW" $((CTX | 0x400)) "$CALLS"
+# A ten-site round costs far more than a one-site one under TCG with callers on all ten
+# (about 0.4 s against 4 ms, 6.12 and 7.3, Dec 2026; to look into): a fifth of the rounds,
+# still twice the site switches.
+SW10=$(( SW / 5 > 1 ? SW / 5 : 2 ))
+run_stress "10 sites" "$SW10" $((CTX | 0x400)) "$CALLS"
 [ "$(stat_field last_round_sites)" = 10 ] || fail "10 sites: the last round switched $(stat_field last_round_sites) sites, not 10"
-run_stress "guarded, 10 sites" "$SW" $((CTX | 0x600)) "$CALLS"
+run_stress "guarded, 10 sites" "$SW10" $((CTX | 0x600)) "$CALLS"
 exit $KSFT_PASS
