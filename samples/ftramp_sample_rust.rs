@@ -22,6 +22,18 @@ struct FtrampOps {
     private: *mut ffi::c_void,
     flags: ffi::c_ulong,
     internal: *mut ffi::c_void,
+    entry_func: Option<
+        unsafe extern "C" fn(
+            ffi::c_ulong,
+            ffi::c_ulong,
+            *mut FtrampOps,
+            *mut ffi::c_void,
+            *mut u64,
+        ) -> bool,
+    >,
+    ret_func: Option<
+        unsafe extern "C" fn(ffi::c_ulong, ffi::c_ulong, *mut FtrampOps, *mut ffi::c_void, u64),
+    >,
 }
 
 /// `FTRAMP_OPS_FL_RECURSION`: the callback only does an atomic add.
@@ -106,6 +118,8 @@ fn counter(name: &'static CStr) -> Result<Pin<KBox<Counter>>> {
                         private: core::ptr::null_mut(),
                         flags: FTRAMP_OPS_FL_RECURSION,
                         internal: core::ptr::null_mut(),
+                        entry_func: None,
+                        ret_func: None,
                     })
                 }
             }),

@@ -227,6 +227,8 @@ impl Hook {
                             private: core::ptr::null_mut(),
                             flags: flags as ffi::c_ulong,
                             internal: core::ptr::null_mut(),
+                            entry_func: None,
+                            ret_func: None,
                         })
                     }
                 }),
