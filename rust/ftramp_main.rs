@@ -21,6 +21,7 @@ mod compat;
 mod dispatch;
 mod engine;
 mod notifier;
+mod percpu;
 mod resolve;
 mod sys;
 mod tracefs;

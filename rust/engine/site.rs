@@ -12,6 +12,7 @@ use super::{
     fault,
     ops::OpsPtr,
     plan::{self, Mode},
+    ret_tramp::RetTramp,
 };
 use crate::{
     arch::{
@@ -38,6 +39,9 @@ pub(crate) struct Site {
     pub(crate) hot: KBox<SiteHot>,
     pub(crate) attached: KVec<OpsPtr>,
     pub(crate) switches: u64,
+    /// The return trampoline, while the function has (or just had) return ops: the function
+    /// enters it instead of `slot` exactly while `direct` points at it.
+    pub(crate) ret: Option<KBox<RetTramp>>,
     /// Dropped last: the function's module stays pinned until nothing refers to it.
     pub(crate) module: ModuleRef,
 }
@@ -88,6 +92,7 @@ impl Site {
                 hot,
                 attached,
                 switches: 0,
+                ret: None,
                 module,
             },
         ))
@@ -103,9 +108,23 @@ impl Site {
         plan::mode(self.attached.len())
     }
 
-    /// Makes ftrace call the trampoline from the function's fentry.
+    /// The site pointer baked into its trampolines (the iterators' argument).
+    pub(crate) fn hot_addr(&self) -> usize {
+        let hot: *const SiteHot = &*self.hot;
+        hot as usize
+    }
+
+    /// Whether the function enters the return trampoline now.
+    pub(crate) fn on_ret(&self) -> bool {
+        self.ret
+            .as_ref()
+            .is_some_and(|r| self.direct.addr() == r.addr())
+    }
+
+    /// Makes ftrace call the trampoline from the function's fentry (the return trampoline if
+    /// the site has one).
     pub(crate) fn start(&mut self) -> Result {
-        let at = self.slot.addr();
+        let at = self.ret.as_ref().map_or(self.slot.addr(), |r| r.addr());
         self.direct.start(self.func.ip, at)
     }
 

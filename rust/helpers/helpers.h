@@ -154,9 +154,19 @@ void ftramp_instance_destroy(struct trace_array *tr);
 void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip);
 /* The ftramp:stack event: the hooked function's callers, unwound from its entry. */
 void ftramp_trace_stack(unsigned long ip, struct ftramp_regs *regs);
+void ftramp_trace_ret(unsigned long ip, unsigned long parent_ip, unsigned long retval,
+		      unsigned long long ns);
 unsigned long long ftramp_now_ns(void);
 bool ftramp_file_reading(struct file *file);
 bool ftramp_file_writing(struct file *file);
 bool ftramp_file_trunc(struct file *file);
+
+/* ret.c: return trampolines' reference on ftramp and their drain work */
+void ftramp_self_get(void);
+void ftramp_self_put(void);
+void ftramp_drain_kick(void);
+void ftramp_drain_stop(void);
+bool ftramp_drain_tick(void);	/* Rust: frees drained ones; true if any is left */
+bool ftramp_param_skip_ret(void);
 
 #endif /* FTRAMP_HELPERS_H */

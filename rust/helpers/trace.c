@@ -48,7 +48,8 @@ struct trace_array *ftramp_instance_get(void)
 
 	/* The callbacks' events are on in ftramp's instance (and wherever a user enables them). */
 	if (tr && (trace_array_set_clr_event(tr, "ftramp", "call", true) ||
-		   trace_array_set_clr_event(tr, "ftramp", "stack", true))) {
+		   trace_array_set_clr_event(tr, "ftramp", "stack", true) ||
+		   trace_array_set_clr_event(tr, "ftramp", "ret", true))) {
 		trace_array_put(tr);
 		trace_array_destroy(tr);
 		return NULL;
@@ -91,6 +92,14 @@ void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip)
 	if (!trace_call_enabled())
 		return;
 	trace_call(ip, parent_ip, ftramp_func_name(ip));
+}
+
+void ftramp_trace_ret(unsigned long ip, unsigned long parent_ip, unsigned long retval,
+		      unsigned long long ns)
+{
+	if (!trace_ret_enabled())
+		return;
+	trace_ret(ip, parent_ip, ftramp_func_name(ip), retval, ns);
 }
 
 const char *ftramp_print_stack(struct trace_seq *p, const unsigned long *stack, unsigned int n)

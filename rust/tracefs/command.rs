@@ -34,6 +34,8 @@ pub enum Callback {
     Trace,
     /// The caller's stack into `instances/ftramp`, at most `arg` per second.
     Stacktrace,
+    /// One trace event per return (value and duration) in `instances/ftramp`.
+    Ret,
 }
 
 /// What each callback is, for `available_callbacks`: (name, argument, description).
@@ -55,6 +57,12 @@ pub const CALLBACKS: &[(Callback, &str, &str, &str)] = &[
         "stacktrace",
         "[:N]",
         "the caller's stack in instances/ftramp/trace, at most N per second (default 1)",
+    ),
+    (
+        Callback::Ret,
+        "ret",
+        "",
+        "one event per return (value, caller, duration) in instances/ftramp/trace",
     ),
 ];
 

@@ -28,6 +28,8 @@ pub(crate) struct Int3Stats {
     /// Emulated hits whose record had more than one entry: the site was found by the binary
     /// search of a batched round (a test requires these, so the search is really exercised).
     pub(crate) searched: AtomicU64,
+    /// Hits emulated (or stale) at return dispatch sites.
+    pub(crate) ret: AtomicU64,
 }
 
 pub(crate) static STATS: Int3Stats = Int3Stats {
@@ -35,6 +37,7 @@ pub(crate) static STATS: Int3Stats = Int3Stats {
     stale: [const { AtomicU64::new(0) }; 4],
     retries: AtomicU64::new(0),
     searched: AtomicU64::new(0),
+    ret: AtomicU64::new(0),
 };
 
 impl Int3Stats {
@@ -111,9 +114,13 @@ unsafe extern "C" fn notify(
         if info.site.load(Ordering::Acquire) != site {
             return None;
         }
+        let is_ret = info.ret.load(Ordering::Relaxed);
+        if is_ret {
+            STATS.ret.fetch_add(1, Ordering::Relaxed);
+        }
         // SAFETY: no preconditions.
         let ctx = unsafe { sys::ftramp_interrupted_context() } as usize & 3;
-        Some(match record_target(site) {
+        Some((is_ret, match record_target(site) {
             Ok(Some(t)) => {
                 STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
                 info.int3_hits.fetch_add(1, Ordering::Relaxed);
@@ -127,13 +134,13 @@ unsafe extern "C" fn notify(
                 info.stale_hits.fetch_add(1, Ordering::Relaxed);
                 info.target.load(Ordering::Acquire)
             }
-        })
+        }))
     });
-    let Some(Some(target)) = target else {
+    let Some(Some((is_ret, target))) = target else {
         return sys::NOTIFY_DONE as ffi::c_int;
     };
-    // SAFETY: plain read of a module parameter.
-    if unsafe { sys::ftramp_param_skip_mode() } {
+    // SAFETY: plain reads of module parameters.
+    if unsafe { sys::ftramp_param_skip_mode() || (is_ret && sys::ftramp_param_skip_ret()) } {
         // Resuming after the 5-byte call is what the 2019 bug did (test knob only).
         // SAFETY: `regs` is the trap frame, valid and ours to change for this notifier call.
         unsafe { (*regs).ip += (crate::arch::encode::REL32_INSN_LEN - 1) as ffi::c_ulong };

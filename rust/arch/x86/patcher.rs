@@ -24,7 +24,7 @@ pub(crate) use super::sequence::{Patch, PatchStats};
 use crate::{
     arch::{pool, pool::Pool, sequence, sequence::Switch},
     engine::fault,
-    symbols, sys,
+    symbols, sys, vec,
 };
 
 /// The in-flight record: the sites of one round and their new targets, sorted by site.
@@ -116,41 +116,54 @@ impl Round {
         Ok(Some(Self { switches, record }))
     }
 
-    /// A one-site round, allocated once and refilled ([`Round::refill`]) where nothing may be
-    /// allocated (the engine's fallback for removals under memory pressure).
+    /// A round of up to [`SPARE_SITES`] sites, allocated once and refilled
+    /// ([`Round::refill`]) where nothing may be allocated (the engine's fallback for removals
+    /// under memory pressure: one site's three dispatch calls at most).
     pub(crate) fn spare() -> Result<Self> {
         fault::point()?;
-        let mut switches = KVec::with_capacity(1, GFP_KERNEL)?;
-        switches.push(
-            Switch {
-                site: 0,
-                target: 0,
-                insn: [0; 5],
-            },
-            GFP_KERNEL,
-        )?;
-        let mut record = Record::new(1)?;
+        let mut switches = KVec::with_capacity(SPARE_SITES, GFP_KERNEL)?;
+        for _ in 0..SPARE_SITES {
+            switches.push(
+                Switch {
+                    site: 0,
+                    target: 0,
+                    insn: [0; 5],
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut record = Record::new(SPARE_SITES)?;
         record.fill(&switches);
         // INVARIANT: filled from `switches` just above.
         Ok(Self { switches, record })
     }
 
-    /// Makes this (spare) round switch `patch` alone. The caller waited for RCU readers since
-    /// its last use. `false` if the site is already there (or the target is out of reach).
-    pub(crate) fn refill(&mut self, pool: &Pool, patch: Patch) -> bool {
-        let current = current(pool, patch.site);
-        let Some(switch) = Switch::new(patch.site, patch.target) else {
-            return false;
-        };
-        if !sequence::needs_switch(current, patch.target) {
+    /// Makes this (spare) round switch `patches` (at most [`SPARE_SITES`]). The caller waited
+    /// for RCU readers since its last use. `false` if no site needs switching (or a target is
+    /// out of reach).
+    pub(crate) fn refill(&mut self, pool: &Pool, patches: &mut [Patch]) -> bool {
+        let n = sequence::select(patches, |site| current(pool, site));
+        if n == 0 || n > SPARE_SITES {
             return false;
         }
-        self.switches[0] = switch;
+        vec::clear(&mut self.switches);
+        for p in patches[..n].iter() {
+            let Some(switch) = Switch::new(p.site, p.target) else {
+                return false;
+            };
+            // Within the capacity allocated by `spare`.
+            if vec::push_within_capacity(&mut self.switches, switch).is_err() {
+                return false;
+            }
+        }
         self.record.fill(&self.switches);
         // INVARIANT: refilled from `switches` just above.
         true
     }
 }
+
+/// Sites the spare round can switch at once.
+pub(crate) const SPARE_SITES: usize = 3;
 
 /// The kernel's side of a round: the live pool's text and slot infos, the round's record
 /// published under the seqcount, and `text_poke_sync()`.

@@ -12,14 +12,15 @@
 //! after every other free slot, so code freed too early traps visibly (a stray jump into it
 //! dies on `int3`) instead of running stale or someone else's bytes.
 
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use kernel::{ffi, prelude::*};
 
 use crate::{arch::encode, symbols, sys};
 
-/// Bytes per slot (a trampoline is about 85).
-pub(crate) const SLOT_SIZE: usize = 128;
+/// Bytes per slot (an entry trampoline is about 85, each half of a return trampoline up to
+/// about 240).
+pub(crate) const SLOT_SIZE: usize = 256;
 const PAGE_SIZE: usize = 4096;
 
 /// What a freed slot is refilled with.
@@ -36,6 +37,8 @@ pub(crate) struct SlotInfo {
     pub(crate) int3_hits: AtomicU64,
     /// int3 hits after the switch had finished (race (a)).
     pub(crate) stale_hits: AtomicU64,
+    /// The site is a return trampoline's return dispatch.
+    pub(crate) ret: AtomicBool,
 }
 
 /// The region, published for the int3 handler: [`POOL_BASE`] `..` `+ POOL_LEN`, with one
@@ -166,6 +169,7 @@ impl Pool {
         info.target.store(0, Ordering::Relaxed);
         info.int3_hits.store(0, Ordering::Relaxed);
         info.stale_hits.store(0, Ordering::Relaxed);
+        info.ret.store(false, Ordering::Relaxed);
         poke(slot.addr(), &INT3_FILL);
         let cap = self.ring.len();
         let at = self.head + self.free;

@@ -116,11 +116,11 @@ pub(crate) struct Template {
     /// Length of generated code.
     len: usize,
     /// `%gs`-relative address of the preemption counter.
-    preempt_count: usize,
+    pub(super) preempt_count: usize,
     /// `preempt_schedule_notrace_thunk`, or 0 (no `CONFIG_PREEMPTION`).
-    preempt_schedule: usize,
+    pub(super) preempt_schedule: usize,
     /// `%gs`-relative address of the call depth counter, 0 when call depth tracking is off.
-    call_depth: usize,
+    pub(super) call_depth: usize,
 }
 
 fn template_bytes(len: usize) -> &'static [u8] {
@@ -129,14 +129,14 @@ fn template_bytes(len: usize) -> &'static [u8] {
 }
 
 /// Appends instructions to generated code placed at a known address.
-struct Writer<'a> {
-    b: &'a mut [u8; MAX_LEN],
-    at: usize,
-    len: usize,
+pub(super) struct Writer<'a> {
+    pub(super) b: &'a mut [u8; MAX_LEN],
+    pub(super) at: usize,
+    pub(super) len: usize,
 }
 
 impl Writer<'_> {
-    fn put(&mut self, insn: &[u8]) -> Result {
+    pub(super) fn put(&mut self, insn: &[u8]) -> Result {
         let end = self.len + insn.len();
         self.b
             .get_mut(self.len..end)
@@ -147,7 +147,7 @@ impl Writer<'_> {
     }
 
     /// Address of the next instruction.
-    fn here(&self) -> usize {
+    pub(super) fn here(&self) -> usize {
         self.at + self.len
     }
 }
@@ -232,7 +232,7 @@ impl Template {
     }
 
     /// Call depth accounting for a `call` at the writer's position (nothing when it is off).
-    fn account(&self, w: &mut Writer<'_>) -> Result {
+    pub(super) fn account(&self, w: &mut Writer<'_>) -> Result {
         if self.call_depth != 0 {
             let a = encode::call_depth_account(w.here(), self.call_depth).ok_or(ERANGE)?;
             w.put(&a)?;
@@ -321,7 +321,7 @@ impl Template {
 }
 
 /// The return the kernel would emit at `at` (see [`encode::ret`]).
-fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
+pub(super) fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
     // SAFETY: no preconditions (the return thunk was read at load).
     let thunk = unsafe { sys::ftramp_return_thunk(at as ffi::c_ulong) } as usize;
     encode::ret(at, thunk).ok_or(ERANGE)
@@ -329,8 +329,8 @@ fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
 
 /// Generated code, ready to be written into a slot.
 pub(crate) struct Code {
-    bytes: [u8; MAX_LEN],
-    len: usize,
+    pub(super) bytes: [u8; MAX_LEN],
+    pub(super) len: usize,
 }
 
 impl Code {
