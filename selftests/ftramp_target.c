@@ -154,6 +154,11 @@ static const char *const target_names[NR_COUNTED] = {
 
 /* ---- return-hook targets (issue 12) ---- */
 
+static int oracle_mutant;
+module_param(oracle_mutant, int, 0644);
+MODULE_PARM_DESC(oracle_mutant,
+		 "Test only: 1 ftramp_target_v8 drops its 8th argument, 2 the unwind probe looks for a function not on the stack");
+
 /*
  * noinline keeps a real function with an fentry site; OPTIMIZER_HIDE_VAR() makes
  * every argument and inner result opaque, so the compiler can neither fold a
@@ -192,6 +197,9 @@ noinline long ftramp_target_v8(long a, long b, long c, long d, long e, long f, l
 	count_call(FTRAMP_TARGET_V8);
 	OPTIMIZER_HIDE_VAR(a);
 	OPTIMIZER_HIDE_VAR(h);
+	/* The mutant: what a caller sees when the 2nd stack word is lost. */
+	if (unlikely(READ_ONCE(oracle_mutant) == 1))
+		h = 0;
 	return ftramp_v8_expect(a, b, c, d, e, f, g, h);
 }
 EXPORT_SYMBOL_GPL(ftramp_target_v8);
@@ -307,7 +315,8 @@ noinline unsigned long ftramp_target_unwind(unsigned long x)
 
 	count_call(FTRAMP_TARGET_UNWIND);
 	n = stack_trace_save(entries, UNWIND_DEPTH, 0);
-	if (ftramp_target_trace_has(entries, n, "ftramp_target_unwind_caller")) {
+	if (ftramp_target_trace_has(entries, n, READ_ONCE(oracle_mutant) == 2 ?
+				    "ftramp_target_unwind_nosuch" : "ftramp_target_unwind_caller")) {
 		atomic_long_inc(&unwind_ok);
 	} else if (atomic_long_inc_return(&unwind_bad) == 1) {
 		/* The first bad trace, for the log (info: the test reports the failure). */

@@ -113,7 +113,10 @@
  * totals would not): 1 counts a callback's hardirq calls as task calls (a drop in
  * one context and a double call in another that cancel in the totals); 2 makes
  * the toggled ops' callback run its body twice per call (a double call of the
- * toggled ops, which is never compared exactly).
+ * toggled ops, which is never compared exactly). For the return ops: 3 leaves a
+ * value-mode cookie off by one (a wrong cookie delivered), 4 leaves count-mode
+ * cookies of the previous registration (a stale delivery: unentered), 5 makes
+ * the order mode pop the outermost depth (returns out of order).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -224,7 +227,7 @@ static atomic_t order_log_entries = ATOMIC_INIT(0), order_log_rets = ATOMIC_INIT
 static int oracle_mutant;
 module_param(oracle_mutant, int, 0644);
 MODULE_PARM_DESC(oracle_mutant,
-		 "Test only: 1 files hardirq calls under task, 2 calls the toggled ops' body twice");
+		 "Test only: 1 files hardirq calls under task, 2 calls the toggled ops' body twice, 3-5 see ftramp_test_ops.c");
 
 static bool leak_on_exit;
 module_param(leak_on_exit, bool, 0644);
@@ -311,7 +314,9 @@ static void poison_cb(unsigned long ip, unsigned long parent_ip,
 
 static u64 count_cookie(int k, int ctx, int cpu)
 {
-	return COOKIE_TAG(k) | COOKIE_GEN(READ_ONCE(rops[k].gen)) | ((u64)ctx << 16) | cpu;
+	u32 gen = READ_ONCE(rops[k].gen) - (READ_ONCE(oracle_mutant) == 4);
+
+	return COOKIE_TAG(k) | COOKIE_GEN(gen) | ((u64)ctx << 16) | cpu;
 }
 
 /* Which value function @ip (its fentry address, past an endbr) is in; -1: none. */
@@ -402,7 +407,7 @@ static bool ret_entry(unsigned long ip, unsigned long parent_ip, struct ftramp_o
 			atomic_long_inc(&r_wrong[k]);
 			return false;
 		}
-		*cookie = value_expect(fn, regs, &dx);
+		*cookie = value_expect(fn, regs, &dx) ^ (READ_ONCE(oracle_mutant) == 3);
 		break;
 	case RM_ORDER:
 		os = this_cpu_ptr(&order_stack);
@@ -480,7 +485,14 @@ static void ret_cb(unsigned long ip, unsigned long parent_ip, struct ftramp_ops 
 		if (n < ORDER_LOG)
 			order_log_ret[n] = cookie;
 		/* Innermost first: the depth on top of the stack, left by this very call. */
-		if (!os->n || os->depth[--os->n] != cookie ||
+		if (os->n && unlikely(READ_ONCE(oracle_mutant) == 5)) {
+			/* The mutant takes the outermost depth, not the innermost. */
+			unsigned long outer = os->depth[0];
+
+			memmove(os->depth, os->depth + 1, --os->n * sizeof(os->depth[0]));
+			if (outer != cookie)
+				atomic_long_inc(&r_wrong[k]);
+		} else if (!os->n || os->depth[--os->n] != cookie ||
 		    ret->ax != ftramp_rec_expect(cookie))
 			atomic_long_inc(&r_wrong[k]);
 		if (ret->regs->di != cookie)
