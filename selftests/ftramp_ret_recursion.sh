@@ -59,6 +59,7 @@ echo 2 > $TMUT; echo "unwind 3" > "$TARGET_DIR/run"; echo 0 > $TMUT
 echo 1 > "$TARGET_DIR/reset"
 diag "unwind: the body's trace names its caller with no hooks and with an entry hook (mutant 2 fails it)"
 
+ctl zero
 ctl mode 0 parent && ctl filter 0 ftramp_target_tail_callee && ctl register 0 || fail "attach ops 0 (parent)"
 echo "tail $N" > "$TARGET_DIR/run" || fail "tail run failed"
 [ "$(target_count tail_wrong)" = 0 ] || fail "tail: $(target_count tail_wrong) wrong results"

@@ -310,13 +310,14 @@ static atomic_long_t unwind_ok = ATOMIC_LONG_INIT(0), unwind_bad = ATOMIC_LONG_I
 
 noinline unsigned long ftramp_target_unwind(unsigned long x)
 {
+	const char *want = READ_ONCE(oracle_mutant) == 2 ? "ftramp_target_unwind_nosuch" :
+							    "ftramp_target_unwind_caller";
 	unsigned long entries[UNWIND_DEPTH];
 	unsigned int n, i;
 
 	count_call(FTRAMP_TARGET_UNWIND);
 	n = stack_trace_save(entries, UNWIND_DEPTH, 0);
-	if (ftramp_target_trace_has(entries, n, READ_ONCE(oracle_mutant) == 2 ?
-				    "ftramp_target_unwind_nosuch" : "ftramp_target_unwind_caller")) {
+	if (ftramp_target_trace_has(entries, n, want)) {
 		atomic_long_inc(&unwind_ok);
 	} else if (atomic_long_inc_return(&unwind_bad) == 1) {
 		/* The first bad trace, for the log (info: the test reports the failure). */

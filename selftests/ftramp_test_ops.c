@@ -749,16 +749,16 @@ static void tally(int idx, int p, int q, int r)
 					   per_cpu(calls[q][ctx], cpu);
 
 			if (rm == 1) {
-				unsigned long nr = atomic_long_read(per_cpu_ptr(&r_returns[ROPS_P][ctx],
-										cpu));
+				unsigned long nr =
+					atomic_long_read(per_cpu_ptr(&r_returns[ROPS_P][ctx], cpu));
 
 				result.ret_returns_ctx[ctx] += nr;
 				result.ret_mismatch += diff(t, nr);
 			}
 			if (rm) {
 				unsigned long te = per_cpu(r_entries[ROPS_T][ctx], cpu);
-				unsigned long tr = atomic_long_read(per_cpu_ptr(&r_returns[ROPS_T][ctx],
-										cpu));
+				unsigned long tr =
+					atomic_long_read(per_cpu_ptr(&r_returns[ROPS_T][ctx], cpu));
 
 				result.tret_entries_ctx[ctx] += te;
 				result.tret_returns_ctx[ctx] += tr;
@@ -781,7 +781,8 @@ static void tally(int idx, int p, int q, int r)
 				result.mismatch += diff(t, nr);
 			}
 		}
-		result.doubles += (rm == 1 ? per_cpu(r_doubles[ROPS_P], cpu) : per_cpu(doubles[p], cpu)) +
+		result.doubles += (rm == 1 ? per_cpu(r_doubles[ROPS_P], cpu) :
+				   per_cpu(doubles[p], cpu)) +
 				  (rm == 2 ? 0 : per_cpu(doubles[q], cpu)) +
 				  (rm ? per_cpu(r_doubles[ROPS_T], cpu) : 0) +
 				  (r >= 0 ? per_cpu(doubles[r], cpu) : 0);
