@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Rust sample of ftramp's C API: one ops per function (`vfs_read`, `vfs_write`), each
-//! counting its calls; prints the counts at unload.
+//! counting its calls, and a return ops counting the returns of `vfs_read`; prints the
+//! counts at unload. Where ftramp refuses the return hook, the sample says so and keeps
+//! the entry hooks.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -74,7 +76,22 @@ unsafe extern "C" fn count(
     c.hits.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Hooks `c.name` with `c.ops`.
+/// # Safety
+///
+/// Called by ftramp's return trampolines with an ops registered by this module.
+unsafe extern "C" fn count_return(
+    _ip: ffi::c_ulong,
+    _parent_ip: ffi::c_ulong,
+    ops: *mut FtrampOps,
+    _ret: *mut ffi::c_void,
+    _cookie: u64,
+) {
+    // SAFETY: as in `count`.
+    let c = unsafe { &*kernel::container_of!(ops.cast::<Opaque<FtrampOps>>(), Counter, ops) };
+    c.hits.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Hooks `c.name` with `c.ops` (quietly: the caller says what a failure means).
 fn hook(c: &Counter) -> Result {
     let ops = c.ops.get();
     // SAFETY: `ops` is valid and pinned until `unhook`; the name is NUL-terminated.
@@ -86,7 +103,6 @@ fn hook(c: &Counter) -> Result {
     if r != 0 {
         // SAFETY: releases whatever ftramp kept for this ops (it cannot fail).
         unsafe { ftramp_unregister_ops(ops) };
-        pr_err!("cannot hook {}: {}\n", c.name, r);
         return Err(Error::from_errno(r));
     }
     Ok(())
@@ -99,6 +115,8 @@ fn unhook(c: &Counter) {
 
 struct FtrampSampleRust {
     counters: [Pin<KBox<Counter>>; 2],
+    /// Counts the returns of `vfs_read`, if ftramp took the return hook.
+    returns: Option<Pin<KBox<Counter>>>,
 }
 
 // SAFETY: the ops are only handed to ftramp, which synchronises their use; the rest is an
@@ -107,19 +125,22 @@ unsafe impl Send for FtrampSampleRust {}
 // SAFETY: as above.
 unsafe impl Sync for FtrampSampleRust {}
 
-fn counter(name: &'static CStr) -> Result<Pin<KBox<Counter>>> {
+/// A counter of `name`'s calls, or of its returns if `ret`.
+fn counter(name: &'static CStr, ret: bool) -> Result<Pin<KBox<Counter>>> {
     KBox::try_pin_init(
         try_pin_init!(Counter {
             ops <- Opaque::ffi_init(|slot: *mut FtrampOps| {
                 // SAFETY: `slot` is the field's memory, valid for a write.
                 unsafe {
                     slot.write(FtrampOps {
-                        func: Some(count),
+                        // A return ops has no entry func (and here no entry_func: every
+                        // call's return is counted).
+                        func: if ret { None } else { Some(count) },
                         private: core::ptr::null_mut(),
                         flags: FTRAMP_OPS_FL_RECURSION,
                         internal: core::ptr::null_mut(),
                         entry_func: None,
-                        ret_func: None,
+                        ret_func: if ret { Some(count_return) } else { None },
                     })
                 }
             }),
@@ -133,16 +154,35 @@ fn counter(name: &'static CStr) -> Result<Pin<KBox<Counter>>> {
 impl kernel::Module for FtrampSampleRust {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let counters = [
-            counter(kernel::c_str!("vfs_read"))?,
-            counter(kernel::c_str!("vfs_write"))?,
+            counter(kernel::c_str!("vfs_read"), false)?,
+            counter(kernel::c_str!("vfs_write"), false)?,
         ];
-        hook(&counters[0])?;
+        let rets = counter(kernel::c_str!("vfs_read"), true)?;
+        if let Err(e) = hook(&counters[0]) {
+            pr_err!("cannot hook {}: {:?}\n", counters[0].name, e);
+            return Err(e);
+        }
         if let Err(e) = hook(&counters[1]) {
+            pr_err!("cannot hook {}: {:?}\n", counters[1].name, e);
             unhook(&counters[0]);
             return Err(e);
         }
-        pr_info!("counting vfs_read and vfs_write\n");
-        Ok(Self { counters })
+        let returns = match hook(&rets) {
+            Ok(()) => Some(rets),
+            Err(e) => {
+                pr_notice!("no return hook on vfs_read: {:?}\n", e);
+                None
+            }
+        };
+        pr_info!(
+            "counting vfs_read and vfs_write{}\n",
+            if returns.is_some() {
+                " (and vfs_read's returns)"
+            } else {
+                ""
+            }
+        );
+        Ok(Self { counters, returns })
     }
 }
 
@@ -151,6 +191,10 @@ impl Drop for FtrampSampleRust {
         for c in self.counters.iter() {
             unhook(c);
             pr_info!("{}: {} calls\n", c.name, c.hits.load(Ordering::Relaxed));
+        }
+        if let Some(c) = &self.returns {
+            unhook(c);
+            pr_info!("{}: {} returns\n", c.name, c.hits.load(Ordering::Relaxed));
         }
     }
 }

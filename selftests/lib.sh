@@ -323,3 +323,24 @@ assert_detached() {
   echo "$p" | sed 's/^/# /'
   fail "the kernel still holds what was detached: $(echo "$p" | head -1)"
 }
+
+# ---- return hooks (issue 12) ----
+# Field NAME (entries, returns, wrong, regs_wrong, unentered, ok, mode, registered) of
+# return ops K's line in ftramp_test_ops' "ret" file.
+rfield() {
+  awk -v k="$1" -v n="$2" '$1 == "rops" && $2 == k {
+    for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == n) print a[2] } }' "$TEST_DIR/ret"
+}
+# stat_to VAR KEY: VAR = ftramp's stats counter KEY ("KEY: N", "KEY N", or per context
+# "KEY: task=N softirq=N ...", summed); fails the test if there is no such line.
+stat_to() {
+  local -n out=$1
+  out=$(awk -v k="$2" '$1 == k":" || $1 == k { s = 0
+      for (i = 2; i <= NF; i++) { v = $i; sub(/.*=/, "", v); s += v }; print s; exit }' "$FTRAMP_DIR/stats")
+  [ -n "$out" ] || fail "no '$2' line in $FTRAMP_DIR/stats"
+}
+# wait_until SECS CMD...: polls CMD every 0.1 s until it succeeds (0) or SECS pass (1).
+wait_until() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.1; done
+}
