@@ -26,6 +26,10 @@ struct trace_array;
 /* ---- bind.c: direct branches to the unexported kernel functions ---- */
 unsigned int ftramp_bound_count(void);
 const char *ftramp_bound_name(unsigned int i);	/* the kernel's name for it */
+/* Binding @i may be missing (the kernel still loads ftramp): the BTF ones. */
+bool ftramp_bound_optional(unsigned int i);
+/* Whether every BTF accessor is bound (the kernel has BPF). */
+bool ftramp_btf_bound(void);
 unsigned long ftramp_bound_address(unsigned int i);
 /* Binds static call @i to @addr (process context, at load). */
 int ftramp_bind(unsigned int i, unsigned long addr);
@@ -55,6 +59,16 @@ int ftramp_call_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned
 int ftramp_call_module_kallsyms_on_each_symbol(const char *modname,
 					       int (*fn)(void *, const char *, unsigned long),
 					       void *data);
+/* The BTF accessors (optional: call only if ftramp_btf_bound()). */
+struct btf;
+struct btf_type;
+struct btf *ftramp_call_bpf_get_btf_vmlinux(void);
+struct btf *ftramp_call_btf_get_module_btf(const struct module *module);
+void ftramp_call_btf_put(struct btf *btf);
+u32 ftramp_call_btf_nr_types(const struct btf *btf);
+struct btf *ftramp_call_btf_base_btf(const struct btf *btf);
+const struct btf_type *ftramp_call_btf_type_by_id(const struct btf *btf, u32 type_id);
+const char *ftramp_call_btf_name_by_offset(const struct btf *btf, u32 offset);
 
 /* ---- params.c ---- */
 bool ftramp_param_force_missing_symbol(void);

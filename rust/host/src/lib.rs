@@ -17,6 +17,10 @@ pub mod glob;
 pub mod batch;
 #[path = "../../engine/plan.rs"]
 pub mod plan;
+#[path = "../../btf/model.rs"]
+pub mod model;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod model_tests;
