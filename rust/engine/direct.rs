@@ -76,27 +76,6 @@ impl DirectCall {
         Ok(())
     }
 
-    /// Makes the function call `addr` instead (ftrace switches the fentry call losslessly:
-    /// each call goes to the old or the new code, both of which must be valid). On error the
-    /// function still calls the old code.
-    pub(crate) fn modify(&mut self, addr: usize) -> Result {
-        if !self.started {
-            return Err(EINVAL);
-        }
-        fault::point()?;
-        // SAFETY: registered (type invariant); the code at `addr` is complete.
-        let r = unsafe { sys::modify_ftrace_direct(self.fops.get(), addr as ffi::c_ulong) };
-        kernel::error::to_result(r)?;
-        // INVARIANT: registered, now for `addr`.
-        self.addr = addr;
-        Ok(())
-    }
-
-    /// The code the function calls now.
-    pub(crate) fn addr(&self) -> usize {
-        self.addr
-    }
-
     /// Detaches ftrace from the function. On error (ftrace refused, or the test knob) the
     /// function may still call `addr`: the caller must keep that code alive forever.
     pub(crate) fn stop(&mut self) -> Result {

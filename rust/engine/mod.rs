@@ -63,9 +63,25 @@ use ret_tramp::RetTramp;
 use retire::{wait_for_retired_code, Retired};
 use site::Site;
 
-/// Stack-passed argument words of `func`, from its BTF model.
-fn stack_words(_func: &Func) -> Result<usize> {
-    Ok(0)
+/// `EOPNOTSUPP` (6.12's kernel crate has no constant for it): return ops on a function whose
+/// calling convention ftramp cannot reproduce.
+fn eopnotsupp() -> Error {
+    Error::from_errno(-95)
+}
+
+/// Most stack-passed argument words a return trampoline copies (its first half must fit a
+/// slot).
+const MAX_STACK_WORDS: usize = 16;
+
+/// Stack-passed argument words of `func`, from its BTF model; why not, if it has none ftramp
+/// can use.
+fn stack_words(func: &Func) -> core::result::Result<usize, &'static str> {
+    let m = crate::btf::model_of(func).map_err(|r| r.reason())?;
+    let words = m.stack_words as usize;
+    if words > MAX_STACK_WORDS {
+        return Err("more than 16 words of stack-passed arguments");
+    }
+    Ok(words)
 }
 
 /// One of a site's three dispatch `call`s (see [`plan::Targets`]).
@@ -97,11 +113,11 @@ struct SiteStep {
     change: plan::Change,
     attached: KVec<OpsPtr>,
     list: Option<KBox<OpsList>>,
-    /// A return trampoline built for this change (the site had none); ftrace is moved to it
-    /// at the end of prepare (`moved`), which abort undoes.
+    /// A return trampoline built for this change (the site had none): the round switches the
+    /// entry trampoline's mode site to it.
     ret_new: Option<KBox<RetTramp>>,
-    moved: bool,
-    /// No return ops is left: after the round the function goes back to its entry trampoline.
+    /// No return ops is left: the round switches the mode site back to the entry trampoline,
+    /// and the return trampoline drains.
     ret_done: bool,
 }
 
@@ -140,6 +156,8 @@ pub(crate) struct Engine {
     retired: Retired,
     kept: usize,
     rets: RetTable,
+    /// Why the last operation refused a function return ops (for error_log).
+    refusal: Option<&'static str>,
     /// Return trampolines detached and waiting for their calls to return ([`RetTramp`]).
     draining: Option<KBox<RetTramp>>,
 }
@@ -169,6 +187,7 @@ impl Engine {
             retired: Retired::default(),
             kept: 0,
             rets: RetTable::new(),
+            refusal: None,
             draining: None,
         })
     }
@@ -220,7 +239,18 @@ impl Engine {
             },
             GFP_KERNEL,
         )?;
-        if let Some(r) = ret_new.or(site.ret.as_deref()) {
+        let r = ret_new.or(site.ret.as_deref());
+        out.push(
+            Patch {
+                site: site.mode_site(),
+                target: match r {
+                    Some(r) if t.returns > 0 => r.addr(),
+                    _ => site.mode_entry_only(),
+                },
+            },
+            GFP_KERNEL,
+        )?;
+        if let Some(r) = r {
             out.push(
                 Patch {
                     site: r.entry_site(),
@@ -334,7 +364,11 @@ impl Engine {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
                 let mut site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop)?;
                 if t.returns > 0 {
-                    let r = stack_words(func).and_then(|words| {
+                    let words = stack_words(func).map_err(|why| {
+                        self.refusal = Some(why);
+                        eopnotsupp()
+                    });
+                    let r = words.and_then(|words| {
                         RetTramp::new(
                             &mut self.pool,
                             &self.tmpl,
@@ -386,7 +420,10 @@ impl Engine {
                 // the entry trampoline calls now; the round then switches both.
                 let old = plan::targets(site.attached.iter().map(|&o| (o, kind_of(o))));
                 let entry = self.resolve(old.entry, Dispatch::Entry, cur)?;
-                let words = stack_words(&site.func)?;
+                let words = stack_words(&site.func).map_err(|why| {
+                    self.refusal = Some(why);
+                    eopnotsupp()
+                })?;
                 let hot = site.hot_addr();
                 Some(RetTramp::new(
                     &mut self.pool,
@@ -408,7 +445,6 @@ impl Engine {
                 list,
                 ret_done: t.returns == 0 && site.ret.is_some() && !change.retire,
                 ret_new,
-                moved: false,
             };
             // The step goes in first: on error, abort finds its return trampoline there.
             p.steps.push(step, GFP_KERNEL)?;
@@ -417,19 +453,9 @@ impl Engine {
         }
         self.retired.reserve(retiring + p.created.len(), 1, lists)?;
         p.round = Round::prepare(&self.pool, patches)?;
-        // Last, as the only failures outside our control: ftrace attaching the new sites, and
-        // moving functions that get their first return ops to their return trampolines (the
-        // code there calls what the entry trampoline calls: nothing changes until the round).
+        // Last, as the only failure outside our control: ftrace attaching the new sites.
         for n in p.created.iter_mut() {
             n.site.start()?;
-        }
-        for step in p.steps.iter_mut() {
-            let Some(r) = step.ret_new.as_deref() else {
-                continue;
-            };
-            let site = self.sites.get_mut(&step.ip).ok_or(EINVAL)?;
-            site.direct.modify(r.addr())?;
-            step.moved = true;
         }
         Ok(())
     }
@@ -440,31 +466,18 @@ impl Engine {
         self.ops.get(&o.key()).map_or(0, |r| r.ret_id)
     }
 
-    /// Undoes a failed prepare: new sites are stopped and retired (ftrace may have run them),
-    /// functions moved to a new return trampoline go back to their entry trampoline.
+    /// Undoes a failed prepare: new sites are stopped and retired (ftrace may have run them);
+    /// return trampolines built for existing sites were never reachable.
     fn abort(&mut self, p: Prepared) {
         let Prepared { created, steps, .. } = p;
         for n in created {
             self.retire_site(n.site);
         }
         for mut step in steps {
-            let Some(mut r) = step.ret_new.take() else {
-                continue;
-            };
-            if step.moved {
-                let Some(site) = self.sites.get_mut(&step.ip) else {
-                    continue;
-                };
-                let back = site.slot.addr();
-                if site.direct.modify(back).is_err() {
-                    // It calls what the entry trampoline calls: keep it (an idle return
-                    // trampoline, moved back by a later change of the site).
-                    site.ret = Some(r);
-                    continue;
-                }
+            if let Some(mut r) = step.ret_new.take() {
+                r.set_unreachable();
+                self.drain_push(r);
             }
-            r.set_unreachable();
-            self.drain_push(r);
         }
         self.flush();
     }
@@ -524,24 +537,12 @@ impl Engine {
         }
     }
 
-    /// Moves the function of site `ip` back to its entry trampoline and drains the return
-    /// trampoline. If ftrace refuses, the return trampoline stays (it dispatches the same entry
-    /// ops, and the next change of the site tries again).
+    /// Drains the return trampoline of site `ip`, which the round just made unreachable (its
+    /// mode site calls the entry trampoline again).
     fn leave_ret(&mut self, ip: usize) {
         let Some(site) = self.sites.get_mut(&ip) else {
             return;
         };
-        if site.ret.is_none() {
-            return;
-        }
-        let back = site.slot.addr();
-        if site.direct.addr() != back && site.direct.modify(back).is_err() {
-            pr_warn!(
-                "ftrace would not move {} back to its entry trampoline: its return trampoline stays\n",
-                kernel::str::BStr::from_bytes(&site.func.name)
-            );
-            return;
-        }
         if let Some(mut r) = site.ret.take() {
             r.set_unreachable();
             self.drain_push(r);
@@ -653,6 +654,7 @@ impl Engine {
             },
             Patch { site: 0, target: 0 },
             Patch { site: 0, target: 0 },
+            Patch { site: 0, target: 0 },
         ];
         let mut n = 1;
         if let Some(r) = site.ret.as_deref() {
@@ -664,7 +666,15 @@ impl Engine {
                 site: r.ret_site(),
                 target: to(Dispatch::Ret, t.ret),
             };
-            n = 3;
+            patches[3] = Patch {
+                site: site.mode_site(),
+                target: if t.returns > 0 {
+                    r.addr()
+                } else {
+                    site.mode_entry_only()
+                },
+            };
+            n = 4;
         }
         let Some(site) = self.sites.get_mut(&ip) else {
             return;
@@ -1007,10 +1017,15 @@ impl Engine {
                 switches: s.switches,
                 int3_hits: info.int3_hits.load(core::sync::atomic::Ordering::Relaxed),
                 stale_hits: info.stale_hits.load(core::sync::atomic::Ordering::Relaxed),
-                ret: s.on_ret(),
+                ret: s.ret.is_some(),
                 inflight: s.ret.as_ref().map_or(0, |r| r.inflight()),
             }
         })
+    }
+
+    /// Why the last failed operation refused return ops on a function, once.
+    pub(crate) fn take_refusal(&mut self) -> Option<&'static str> {
+        self.refusal.take()
     }
 
     /// Return trampolines: (calls inside them now, draining ones, return ops registered).

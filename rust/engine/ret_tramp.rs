@@ -21,14 +21,12 @@
 //! 100 ms while any is left. Each holds a reference on ftramp: `rmmod ftramp` is refused by
 //! the kernel ("in use") until the last has drained, so module exit never meets one.
 
-use core::sync::atomic::Ordering;
-
 use kernel::prelude::*;
 
 use super::{fault, retire};
 use crate::{
     arch::{
-        pool::{self, Pool, Slot},
+        pool::{self, Pool, SiteKind, Slot},
         ret_trampoline::{RetLayout, RetTrampoline},
         trampoline::Template,
     },
@@ -131,16 +129,13 @@ impl RetTramp {
         };
         pool::poke(a.addr(), ca.as_bytes());
         pool::poke(b.addr(), cb.as_bytes());
-        for (slot, off, target, is_ret) in [
-            (&a, layout.entry_call, entry, false),
-            (&b, layout.ret_call, ret_target, true),
-        ] {
-            let info = pool.info(slot);
-            info.target.store(target, Ordering::Release);
-            info.ret.store(is_ret, Ordering::Relaxed);
-            // INVARIANT: the code is complete before the handler may see the site as live.
-            info.site.store(slot.addr() + off, Ordering::Release);
-        }
+        // INVARIANT: the code is complete before the handler may see the sites as live.
+        pool.info(&a)
+            .sites[0]
+            .set(a.addr() + layout.entry_call, SiteKind::Call, entry);
+        pool.info(&b)
+            .sites[0]
+            .set(b.addr() + layout.ret_call, SiteKind::RetCall, ret_target);
         Ok(KBox::write(
             boxed,
             Self {

@@ -3,8 +3,6 @@
 //! One hooked function: its trampoline slot, its ftrace direct call, the reference on its
 //! module, the list its iterator reads, and the ops attached to it.
 
-use core::sync::atomic::Ordering;
-
 use kernel::prelude::*;
 
 use super::{
@@ -16,8 +14,8 @@ use super::{
 };
 use crate::{
     arch::{
-        pool::{self, Pool, Slot},
-        trampoline::Template,
+        pool::{self, Pool, SiteKind, Slot},
+        trampoline::{Template, MODE_LEN},
     },
     dispatch::list::SiteHot,
     functions::Func,
@@ -80,9 +78,9 @@ impl Site {
         };
         pool::poke(at, code.as_bytes());
         let info = pool.info(&slot);
-        info.target.store(target, Ordering::Release);
-        // INVARIANT: the trampoline is complete before the handler may see the site as live.
-        info.site.store(at + tmpl.call, Ordering::Release);
+        // INVARIANT: the trampoline is complete before the handler may see its sites as live.
+        info.sites[0].set(at + tmpl.call, SiteKind::Call, target);
+        info.sites[1].set(at, SiteKind::Jmp, at + MODE_LEN);
         Ok(KBox::write(
             boxed,
             Self {
@@ -114,17 +112,19 @@ impl Site {
         hot as usize
     }
 
-    /// Whether the function enters the return trampoline now.
-    pub(crate) fn on_ret(&self) -> bool {
-        self.ret
-            .as_ref()
-            .is_some_and(|r| self.direct.addr() == r.addr())
+    /// Address of the mode site (the entry trampoline's first instruction).
+    pub(crate) fn mode_site(&self) -> usize {
+        self.slot.addr()
     }
 
-    /// Makes ftrace call the trampoline from the function's fentry (the return trampoline if
-    /// the site has one).
+    /// The mode site's target that runs the entry trampoline itself.
+    pub(crate) fn mode_entry_only(&self) -> usize {
+        self.slot.addr() + MODE_LEN
+    }
+
+    /// Makes ftrace call the trampoline from the function's fentry.
     pub(crate) fn start(&mut self) -> Result {
-        let at = self.ret.as_ref().map_or(self.slot.addr(), |r| r.addr());
+        let at = self.slot.addr();
         self.direct.start(self.func.ip, at)
     }
 

@@ -18,8 +18,12 @@ pub mod errno {
     pub const EEXIST: i32 = 17;
     /// Malformed command.
     pub const EINVAL: i32 = 22;
+    /// No room (slots, return ops).
+    pub const ENOSPC: i32 = 28;
     /// Write at an offset.
     pub const ESPIPE: i32 = 29;
+    /// A function whose calling convention ftramp cannot reproduce (return ops).
+    pub const EOPNOTSUPP: i32 = 95;
 }
 
 /// Longest command line accepted.

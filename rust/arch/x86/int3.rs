@@ -12,7 +12,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{ffi, prelude::*};
 
-use crate::{arch::pool, notifier::Notifier, sys};
+use crate::{
+    arch::{pool, pool::SiteKind},
+    notifier::Notifier,
+    sys,
+};
 
 /// How often to re-read the record when the seqcount changed under the reader (race (b)).
 const RETRIES: usize = 8;
@@ -111,16 +115,14 @@ unsafe extern "C" fn notify(
     // Only a live dispatch site of ours: anything else (including int3 filler in free slots)
     // is not ours to claim.
     let target = pool::with_slot_info(site, |info| {
-        if info.site.load(Ordering::Acquire) != site {
-            return None;
-        }
-        let is_ret = info.ret.load(Ordering::Relaxed);
-        if is_ret {
+        let s = info.find(site)?;
+        let kind = s.kind();
+        if kind == SiteKind::RetCall {
             STATS.ret.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: no preconditions.
         let ctx = unsafe { sys::ftramp_interrupted_context() } as usize & 3;
-        Some((is_ret, match record_target(site) {
+        Some((kind, match record_target(site) {
             Ok(Some(t)) => {
                 STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
                 info.int3_hits.fetch_add(1, Ordering::Relaxed);
@@ -132,13 +134,22 @@ unsafe extern "C" fn notify(
             _ => {
                 STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
                 info.stale_hits.fetch_add(1, Ordering::Relaxed);
-                info.target.load(Ordering::Acquire)
+                s.target.load(Ordering::Acquire)
             }
         }))
     });
-    let Some(Some((is_ret, target))) = target else {
+    let Some(Some((kind, target))) = target else {
         return sys::NOTIFY_DONE as ffi::c_int;
     };
+    if kind == SiteKind::Jmp {
+        // A trampoline's mode `jmp` (or its `nop`, whose target is the next instruction):
+        // what `int3_emulate_jmp()` does.
+        // SAFETY: `regs` is the trap frame, ours to change for this notifier call; `target`
+        // is valid (as above).
+        unsafe { (*regs).ip = target as ffi::c_ulong };
+        return sys::NOTIFY_STOP as ffi::c_int;
+    }
+    let is_ret = kind == SiteKind::RetCall;
     // SAFETY: plain reads of module parameters.
     if unsafe { sys::ftramp_param_skip_mode() || (is_ret && sys::ftramp_param_skip_ret()) } {
         // Resuming after the 5-byte call is what the 2019 bug did (test knob only).

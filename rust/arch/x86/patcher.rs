@@ -82,9 +82,17 @@ impl Drop for Record {
     }
 }
 
+/// The switch of `p`, encoded for the kind of its site.
+fn switch_of(pool: &Pool, p: &Patch) -> Option<Switch> {
+    match pool.site_at(p.site)?.kind() {
+        pool::SiteKind::Jmp => Switch::new_jmp(p.site, p.target),
+        pool::SiteKind::Call | pool::SiteKind::RetCall => Switch::new(p.site, p.target),
+    }
+}
+
 /// The current target of the live site at `site`, if it is one.
 fn current(pool: &Pool, site: usize) -> Option<usize> {
-    pool.info_at(site).map(|i| i.target.load(Ordering::Relaxed))
+    pool.site_at(site).map(|i| i.target.load(Ordering::Relaxed))
 }
 
 /// Everything one round needs, allocated and encoded: committing it cannot fail.
@@ -108,7 +116,7 @@ impl Round {
         fault::point()?;
         let mut switches = KVec::with_capacity(n, GFP_KERNEL)?;
         for p in patches[..n].iter() {
-            switches.push(Switch::new(p.site, p.target).ok_or(ERANGE)?, GFP_KERNEL)?;
+            switches.push(switch_of(pool, p).ok_or(ERANGE)?, GFP_KERNEL)?;
         }
         let mut record = Record::new(n)?;
         record.fill(&switches);
@@ -118,7 +126,7 @@ impl Round {
 
     /// A round of up to [`SPARE_SITES`] sites, allocated once and refilled
     /// ([`Round::refill`]) where nothing may be allocated (the engine's fallback for removals
-    /// under memory pressure: one site's three dispatch calls at most).
+    /// under memory pressure: one site's four patchable sites at most).
     pub(crate) fn spare() -> Result<Self> {
         fault::point()?;
         let mut switches = KVec::with_capacity(SPARE_SITES, GFP_KERNEL)?;
@@ -148,7 +156,7 @@ impl Round {
         }
         vec::clear(&mut self.switches);
         for p in patches[..n].iter() {
-            let Some(switch) = Switch::new(p.site, p.target) else {
+            let Some(switch) = switch_of(pool, p) else {
                 return false;
             };
             // Within the capacity allocated by `spare`.
@@ -163,7 +171,7 @@ impl Round {
 }
 
 /// Sites the spare round can switch at once.
-pub(crate) const SPARE_SITES: usize = 3;
+pub(crate) const SPARE_SITES: usize = 4;
 
 /// The kernel's side of a round: the live pool's text and slot infos, the round's record
 /// published under the seqcount, and `text_poke_sync()`.
@@ -174,7 +182,7 @@ struct Live<'a> {
 
 impl sequence::Text for Live<'_> {
     fn set_target(&mut self, site: usize, target: usize) {
-        if let Some(info) = self.pool.info_at(site) {
+        if let Some(info) = self.pool.site_at(site) {
             info.target.store(target, Ordering::Release);
         }
     }

@@ -101,6 +101,9 @@ extern "C" {
 /// Largest trampoline the generator may produce.
 const MAX_LEN: usize = pool::SLOT_SIZE;
 
+/// Length of the mode site at the start of every entry trampoline.
+pub(crate) const MODE_LEN: usize = encode::REL32_INSN_LEN;
+
 /// The generator's layout, fixed at load (whether call depth accounting is emitted is a boot
 /// choice of the kernel), checked against the template once.
 #[derive(Clone, Copy)]
@@ -194,8 +197,9 @@ impl Template {
         } else {
             0
         };
-        // Generated: [depth] prologue incl [depth] call decl jnz [depth] call-sched epilogue ret
-        let call = d + t_pinc + encode::PERCPU_RMW_LEN + d;
+        // Generated: mode [depth] prologue incl [depth] call decl jnz [depth] call-sched
+        // epilogue ret
+        let call = MODE_LEN + d + t_pinc + encode::PERCPU_RMW_LEN + d;
         let epilogue = t_ret - (t_sched + encode::REL32_INSN_LEN);
         let len = call
             + encode::REL32_INSN_LEN
@@ -257,6 +261,9 @@ impl Template {
         let mutant = unsafe { sys::ftramp_mutant_preemptible() };
         let pc = self.preempt_count;
 
+        // The mode site: a `nop` while the function has no return ops, a `jmp` to its return
+        // trampoline while it has (switched like a dispatch site, see `ret_trampoline.rs`).
+        w.put(&encode::NOP5)?;
         // The fentry `call` that entered: accounted here, as BPF's trampolines do.
         self.account(&mut w)?;
         let prologue = w.len;
