@@ -90,7 +90,16 @@ struct btf *btf_get_module_btf(const struct module *module);
 	X(btf_type_by_id, btf_type_by_id)				\
 	X(btf_name_by_offset, btf_name_by_offset)
 
-#define FTRAMP_ALL(X) FTRAMP_BOUND(X) FTRAMP_BOUND_BTF(X)
+/*
+ * Optional: the BPF symbol table, where ftramp enters its trampoline region so
+ * that unwinders and kallsyms know it as kernel text (is_bpf_text_address()),
+ * as BPF's own trampolines are. Without it stack traces stop at a trampoline.
+ */
+#define FTRAMP_BOUND_KSYM(X)						\
+	X(bpf_ksym_add, bpf_ksym_add)					\
+	X(bpf_ksym_del, bpf_ksym_del)
+
+#define FTRAMP_ALL(X) FTRAMP_BOUND(X) FTRAMP_BOUND_BTF(X) FTRAMP_BOUND_KSYM(X)
 
 #define FTRAMP_DEFINE(sc, fn) DEFINE_STATIC_CALL_NULL(ftramp_sc_##sc, fn);
 FTRAMP_ALL(FTRAMP_DEFINE)
@@ -104,6 +113,7 @@ enum {
 /* The required bindings come first: this many. */
 #define FTRAMP_ONE(sc, fn) + 1
 enum { FTRAMP_B_REQUIRED = 0 FTRAMP_BOUND(FTRAMP_ONE) };
+enum { FTRAMP_B_BTF_END = FTRAMP_B_REQUIRED FTRAMP_BOUND_BTF(FTRAMP_ONE) };
 
 static const char *const ftramp_bound_names[] = {
 #define FTRAMP_NAME(sc, fn) __stringify(fn),
@@ -127,10 +137,41 @@ bool ftramp_btf_bound(void)
 {
 	unsigned int i;
 
-	for (i = FTRAMP_B_REQUIRED; i < FTRAMP_B_COUNT; i++)
+	for (i = FTRAMP_B_REQUIRED; i < FTRAMP_B_BTF_END; i++)
 		if (!ftramp_bound_addr[i])
 			return false;
 	return true;
+}
+
+static bool ftramp_ksym_bound(void)
+{
+	return ftramp_bound_addr[FTRAMP_B_bpf_ksym_add] && ftramp_bound_addr[FTRAMP_B_bpf_ksym_del];
+}
+
+/* The trampoline region as one BPF symbol; `added` while it is in the table. */
+static struct bpf_ksym ftramp_ksym;
+static bool ftramp_ksym_added;
+
+bool ftramp_pool_ksym_add(unsigned long start, unsigned long len)
+{
+	if (!ftramp_ksym_bound())
+		return false;
+	ftramp_ksym.start = start;
+	ftramp_ksym.end = start + len;
+	strscpy(ftramp_ksym.name, "ftramp_trampolines", sizeof(ftramp_ksym.name));
+	INIT_LIST_HEAD_RCU(&ftramp_ksym.lnode);
+	static_call(ftramp_sc_bpf_ksym_add)(&ftramp_ksym);
+	ftramp_ksym_added = true;
+	return true;
+}
+
+void ftramp_pool_ksym_del(void)
+{
+	if (!ftramp_ksym_added)
+		return;
+	/* Lookups run under RCU: the caller waits for a grace period before the region goes. */
+	static_call(ftramp_sc_bpf_ksym_del)(&ftramp_ksym);
+	ftramp_ksym_added = false;
 }
 
 const char *ftramp_bound_name(unsigned int i)

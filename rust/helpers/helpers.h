@@ -175,6 +175,10 @@ bool ftramp_file_reading(struct file *file);
 bool ftramp_file_writing(struct file *file);
 bool ftramp_file_trunc(struct file *file);
 
+/* bind.c: the trampoline region in the BPF symbol table (unwinders, kallsyms) */
+bool ftramp_pool_ksym_add(unsigned long start, unsigned long len);
+void ftramp_pool_ksym_del(void);
+
 /* ret.c: return trampolines' reference on ftramp and their drain work */
 void ftramp_self_get(void);
 void ftramp_self_put(void);

@@ -118,7 +118,7 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
         match lookup(n) {
             // SAFETY: no preconditions.
             0 if unsafe { sys::ftramp_bound_optional(i) } => {
-                pr_info!("no kernel symbol {}: return hooks are refused\n", n);
+                pr_info!("no kernel symbol {}: return hooks are refused (BTF) or stack traces stop at trampolines (BPF symbols)\n", n);
             }
             0 => {
                 pr_err!("cannot resolve kernel symbol {}\n", n);

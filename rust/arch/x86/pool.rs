@@ -165,6 +165,13 @@ impl Pool {
             unsafe { symbols::execmem_free(p) };
             return Err(Error::from_errno(r));
         }
+        // Kernel text for unwinders and kallsyms ("ftramp_trampolines"): a stack trace taken
+        // in a callback or in a hooked function's body walks through the trampolines' frame
+        // pointers to the real caller. Optional (a kernel without BPF JIT has no table).
+        // SAFETY: the region is allocated and stays until `unpublish` removes the symbol.
+        if !unsafe { sys::ftramp_pool_ksym_add(p as ffi::c_ulong, len as ffi::c_ulong) } {
+            pr_info!("no BPF symbol table: stack traces stop at ftramp's trampolines\n");
+        }
         POOL_INFO.store(info.as_mut_ptr(), Ordering::Release);
         POOL_BASE.store(p as usize, Ordering::Release);
         POOL_LEN.store(len, Ordering::Release);
@@ -258,6 +265,8 @@ impl Pool {
 }
 
 fn unpublish() {
+    // SAFETY: no preconditions; lookups are RCU readers, waited for below.
+    unsafe { sys::ftramp_pool_ksym_del() };
     POOL_LEN.store(0, Ordering::Release);
     POOL_BASE.store(0, Ordering::Release);
     POOL_INFO.store(core::ptr::null_mut(), Ordering::Release);
