@@ -8,9 +8,8 @@
 
 S=$SELFTESTS_DIR/../samples
 # The samples' return ops (issue 12): checked once ftramp has return trampolines.
-# TODO(issue 12): RET_CHECK=1 when the engine lands (until then the samples say
-# "no return hook(s)" and keep their entry hooks).
-RET_CHECK=${RET_CHECK:-0}
+# The samples' return hooks (RET_CHECK=0 skips their checks, for a kernel without BTF).
+RET_CHECK=${RET_CHECK:-1}
 load_ftramp && load_target || fail "loading ftramp/ftramp_target failed"
 trap 'rmmod ftramp_sample 2>/dev/null; rmmod ftramp_sample_rust 2>/dev/null; unload_all' EXIT
 

@@ -20,7 +20,7 @@ MODULE_PARM_DESC(plant_warn, "Test only: WARN once at load (checks the test harn
 
 static unsigned int max_sites = 2048;
 module_param(max_sites, uint, 0444);
-MODULE_PARM_DESC(max_sites, "Trampoline slots (sites plus ops entry stubs), 256 bytes each");
+MODULE_PARM_DESC(max_sites, "Trampoline slots (sites, ops stubs, two per return trampoline), 256 bytes each");
 
 #ifdef FTRAMP_TEST_KNOBS
 static bool skip_mode;
