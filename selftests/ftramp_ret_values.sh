@@ -95,4 +95,33 @@ diag "test_ops oracle_mutant=3: ops 8 counted $(rfield 8 wrong) wrong returns (a
 for k in 0 8 9; do ctl unregister $k || fail "detach ops $k"; done
 # shellcheck disable=SC2086
 assert_detached $VF
+
+# What cannot take a return hook is refused, with its reason, and changes nothing: a
+# variadic function (its stack arguments are unknown) from the shell...
+echo > "$FTRAMP_DIR/error_log"
+before=$(cat "$FTRAMP_DIR/hooks"; cat "$FTRAMP_DIR/enabled_functions")
+err=$( { echo "seq_printf ret" > "$FTRAMP_DIR/hooks"; } 2>&1 ) && fail "a return hook on variadic seq_printf was accepted"
+case $err in *"not supported"*) ;; *) fail "seq_printf ret: '$err', want EOPNOTSUPP" ;; esac
+grep -q 'variadic' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: $(cat "$FTRAMP_DIR/error_log")"
+[ "$(cat "$FTRAMP_DIR/hooks"; cat "$FTRAMP_DIR/enabled_functions")" = "$before" ] ||
+  fail "the refused seq_printf hook changed hooks or enabled_functions"
+assert_detached seq_printf
+diag "seq_printf ret: EOPNOTSUPP, error_log: $(grep -o 'variadic[^\n]*' "$FTRAMP_DIR/error_log" | head -1)"
+# ... and a ninth return ops on one function (a call record holds eight).
+for k in 8 9 10 11 12 13 14 15; do
+  ctl mode $k count && ctl filter $k ftramp_target_v1 && ctl register $k || fail "return ops $k on ftramp_target_v1"
+done
+site_line ftramp_target_v1 | grep -q 'ops=8 mode=list' || fail "eight return ops: $(site_line ftramp_target_v1)"
+err=$( { ctl mode 16 count && ctl filter 16 ftramp_target_v1 && ctl register 16; } 2>&1 ) &&
+  fail "a ninth return ops on ftramp_target_v1 was accepted"
+case $err in *"No space"*) ;; *) fail "ninth return ops: '$err', want ENOSPC" ;; esac
+site_line ftramp_target_v1 | grep -q 'ops=8 mode=list' || fail "the refused ninth ops changed the site: $(site_line ftramp_target_v1)"
+values_run "eight return ops" 100
+for k in 8 9 10 11 12 13 14 15; do
+  [ "$(rfield $k returns)" -gt 0 ] && [ "$(rfield $k returns)" = "$(rfield $k entries)" ] ||
+    fail "eight return ops: ops $k entries $(rfield $k entries) returns $(rfield $k returns)"
+done
+diag "a ninth return ops on one function: ENOSPC, the eight keep working"
+for k in 8 9 10 11 12 13 14 15; do ctl unregister $k || fail "detach ops $k"; done
+assert_detached ftramp_target_v1
 exit $KSFT_PASS

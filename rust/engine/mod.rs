@@ -105,6 +105,8 @@ pub(crate) struct SiteView<'a> {
     pub(crate) ret: bool,
     /// Calls inside its return trampoline now.
     pub(crate) inflight: u64,
+    /// Its return trampoline: (slot A, slot B, layout).
+    pub(crate) ret_layout: Option<(usize, usize, crate::arch::ret_trampoline::RetLayout)>,
 }
 
 /// A change of one existing site, prepared.
@@ -405,7 +407,9 @@ impl Engine {
             }
             let list = match change.list {
                 ListStep::Before | ListStep::After => Some(OpsList::new(
-                    attached.iter().map(|&o| (o.as_ptr(), self.ret_id_of(o, cur))),
+                    attached
+                        .iter()
+                        .map(|&o| (o.as_ptr(), self.ret_id_of(o, cur))),
                 )?),
                 ListStep::None => None,
             };
@@ -959,9 +963,9 @@ impl Engine {
     /// `MODULE_STATE_GOING` of `m`: its text and data are about to be freed.
     pub(crate) fn module_going(&mut self, m: *mut sys::module) {
         // An API user that forgot to unregister.
-        while let Some(ops) =
-            self.find_ops(|o| module::within(o.key(), m) || o.callbacks().iter().any(|&f| module::within(f, m)))
-        {
+        while let Some(ops) = self.find_ops(|o| {
+            module::within(o.key(), m) || o.callbacks().iter().any(|&f| module::within(f, m))
+        }) {
             // SAFETY: `m` is the going module; `ops` is still allocated (its memory goes only
             // after this notification).
             unsafe { sys::ftramp_warn_forgotten_ops(m, ops.as_ptr()) };
@@ -1019,6 +1023,7 @@ impl Engine {
                 stale_hits: info.stale_hits.load(core::sync::atomic::Ordering::Relaxed),
                 ret: s.ret.is_some(),
                 inflight: s.ret.as_ref().map_or(0, |r| r.inflight()),
+                ret_layout: s.ret.as_ref().map(|r| r.layout()),
             }
         })
     }

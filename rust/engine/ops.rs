@@ -71,7 +71,11 @@ impl OpsPtr {
         // SAFETY: valid (type invariant); plain reads of fields the owner does not change.
         let (func, entry, ret) = unsafe {
             let o = self.0.as_ptr();
-            ((*o).func.is_some(), (*o).entry_func.is_some(), (*o).ret_func.is_some())
+            (
+                (*o).func.is_some(),
+                (*o).entry_func.is_some(),
+                (*o).ret_func.is_some(),
+            )
         };
         match (func, entry, ret) {
             (true, false, false) => Some(super::plan::Kind::Entry),

@@ -247,7 +247,10 @@ pub fn targets<T: Copy>(attached: impl Iterator<Item = (T, Kind)> + Clone) -> Ta
     let of = |k: Option<Kind>| {
         attached
             .clone()
-            .filter(move |(_, kind)| k.is_none_or(|k| *kind == k))
+            .filter(move |(_, kind)| match k {
+                None => true,
+                Some(k) => *kind == k,
+            })
             .map(|(o, _)| o)
     };
     Targets {

@@ -130,12 +130,8 @@ impl RetTramp {
         pool::poke(a.addr(), ca.as_bytes());
         pool::poke(b.addr(), cb.as_bytes());
         // INVARIANT: the code is complete before the handler may see the sites as live.
-        pool.info(&a)
-            .sites[0]
-            .set(a.addr() + layout.entry_call, SiteKind::Call, entry);
-        pool.info(&b)
-            .sites[0]
-            .set(b.addr() + layout.ret_call, SiteKind::RetCall, ret_target);
+        pool.info(&a).sites[0].set(a.addr() + layout.entry_call, SiteKind::Call, entry);
+        pool.info(&b).sites[0].set(b.addr() + layout.ret_call, SiteKind::RetCall, ret_target);
         Ok(KBox::write(
             boxed,
             Self {
@@ -163,6 +159,12 @@ impl RetTramp {
     /// Address of the return dispatch `call`.
     pub(crate) fn ret_site(&self) -> usize {
         self.b.addr() + self.layout.ret_call
+    }
+
+    /// Where its halves are and how they are laid out (`stats`, for the tests that decode
+    /// generated code).
+    pub(crate) fn layout(&self) -> (usize, usize, RetLayout) {
+        (self.a.addr(), self.b.addr(), self.layout)
     }
 
     /// Calls inside now (entered the body, not yet past the return dispatch).

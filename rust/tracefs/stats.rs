@@ -91,9 +91,18 @@ impl File<State> for Stats {
         let r = &dispatch::ret::STATS;
         for (name, v) in [
             ("ret_ops", rets as u64),
-            ("ret_calls", r.calls.load(core::sync::atomic::Ordering::Relaxed)),
-            ("ret_stale", r.stale.load(core::sync::atomic::Ordering::Relaxed)),
-            ("ret_overflow", r.overflow.load(core::sync::atomic::Ordering::Relaxed)),
+            (
+                "ret_calls",
+                r.calls.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+            (
+                "ret_stale",
+                r.stale.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+            (
+                "ret_overflow",
+                r.overflow.load(core::sync::atomic::Ordering::Relaxed),
+            ),
             ("ret_inflight", inflight),
             ("ret_draining", draining as u64),
             (
@@ -119,8 +128,18 @@ impl File<State> for Stats {
                 s.int3_hits,
                 s.stale_hits
             ))?;
-            if s.ret {
-                out.line(format_args!("site {} ret inflight={}", bstr(s.name), s.inflight))?;
+            if let Some((a, b, l)) = s.ret_layout {
+                out.line(format_args!(
+                    "site {} ret inflight={} a={:#x} a_len={} entry_call={} b={:#x} b_len={} ret_call={}",
+                    bstr(s.name),
+                    s.inflight,
+                    a,
+                    l.a_len,
+                    l.entry_call,
+                    b,
+                    l.b_len,
+                    l.ret_call
+                ))?;
             }
         }
         Ok(())

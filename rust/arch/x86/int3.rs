@@ -122,21 +122,24 @@ unsafe extern "C" fn notify(
         }
         // SAFETY: no preconditions.
         let ctx = unsafe { sys::ftramp_interrupted_context() } as usize & 3;
-        Some((kind, match record_target(site) {
-            Ok(Some(t)) => {
-                STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
-                info.int3_hits.fetch_add(1, Ordering::Relaxed);
-                t
-            }
-            // The switch of this site finished under us (race (a)), or the record is in flux:
-            // the site's current target is valid either way (the caller of a switch keeps old
-            // and new targets valid until it is over).
-            _ => {
-                STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
-                info.stale_hits.fetch_add(1, Ordering::Relaxed);
-                s.target.load(Ordering::Acquire)
-            }
-        }))
+        Some((
+            kind,
+            match record_target(site) {
+                Ok(Some(t)) => {
+                    STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
+                    info.int3_hits.fetch_add(1, Ordering::Relaxed);
+                    t
+                }
+                // The switch of this site finished under us (race (a)), or the record is in flux:
+                // the site's current target is valid either way (the caller of a switch keeps old
+                // and new targets valid until it is over).
+                _ => {
+                    STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
+                    info.stale_hits.fetch_add(1, Ordering::Relaxed);
+                    s.target.load(Ordering::Acquire)
+                }
+            },
+        ))
     });
     let Some(Some((kind, target))) = target else {
         return sys::NOTIFY_DONE as ffi::c_int;

@@ -66,9 +66,12 @@ pub(crate) struct RetTrampoline {
     pub(crate) stack_words: usize,
 }
 
-/// Offsets of the two dispatch `call`s in their slots.
+/// Lengths of the two halves and offsets of their dispatch `call`s.
+#[derive(Clone, Copy)]
 pub(crate) struct RetLayout {
+    pub(crate) a_len: usize,
     pub(crate) entry_call: usize,
+    pub(crate) b_len: usize,
     pub(crate) ret_call: usize,
 }
 
@@ -174,7 +177,7 @@ impl Template {
         };
         w.put(&encode::lea_rsp_rbp(-SAVED - record))?; // drop the copied arguments
         w.put(&[0x4c, 0x8d, 0x5d, (-SAVED) as i8 as u8])?; // lea -56(%rbp),%r11: regs
-        // struct ftramp_ret_regs { ax, dx, regs }, lowest address first.
+                                                           // struct ftramp_ret_regs { ax, dx, regs }, lowest address first.
         w.put(&[0x41, 0x53, 0x52, 0x50])?; // push %r11; push %rdx; push %rax
         w.put(&[0x48, 0x8b, 0x75, 0x10])?; // mov 16(%rbp),%rsi: parent_ip
         w.put(&encode::movabs(Reg::Rdi, t.ip as u64))?;
@@ -191,14 +194,13 @@ impl Template {
         w.put(&return_insn(w.here())?)?;
         cb.len = w.len;
 
-        Ok((
-            ca,
-            cb,
-            RetLayout {
-                entry_call,
-                ret_call,
-            },
-        ))
+        let layout = RetLayout {
+            a_len: ca.len,
+            entry_call,
+            b_len: cb.len,
+            ret_call,
+        };
+        Ok((ca, cb, layout))
     }
 }
 
@@ -229,6 +231,7 @@ pub(crate) fn ret_stubs(
 ) -> Result<[u8; RET_STUBS_LEN]> {
     let mut out = [encode::INT3; RET_STUBS_LEN];
     out[..STUB2_LEN].copy_from_slice(&stub2(at, ops as u64, id, entry).ok_or(ERANGE)?);
-    out[RET_STUB_AT..].copy_from_slice(&stub2(at + RET_STUB_AT, ops as u64, id, ret).ok_or(ERANGE)?);
+    out[RET_STUB_AT..]
+        .copy_from_slice(&stub2(at + RET_STUB_AT, ops as u64, id, ret).ok_or(ERANGE)?);
     Ok(out)
 }
