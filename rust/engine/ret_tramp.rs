@@ -37,21 +37,28 @@ use crate::{
 };
 
 /// A reference on ftramp itself.
-struct SelfRef(());
+struct SelfRef(bool);
 
 impl SelfRef {
     fn get() -> Self {
-        // SAFETY: ftramp is live (this runs in its code, from init to exit).
-        unsafe { sys::ftramp_self_get() };
-        Self(())
+        // SAFETY: plain read of a test knob (the mutant takes no reference).
+        let held = unsafe { sys::ftramp_mutant_ret() } != 2;
+        if held {
+            // SAFETY: ftramp is live (this runs in its code, from init to exit).
+            unsafe { sys::ftramp_self_get() };
+        }
+        Self(held)
     }
 }
 
 impl Drop for SelfRef {
     fn drop(&mut self) {
-        // SAFETY: paired with `get`. The caller is ftramp's own code, which module exit waits
-        // for (the drain work is cancelled synchronously, engine operations hold the lock).
-        unsafe { sys::ftramp_self_put() };
+        if self.0 {
+            // SAFETY: paired with `get`. The caller is ftramp's own code, which module exit
+            // waits for (the drain work is cancelled synchronously, engine operations hold the
+            // lock).
+            unsafe { sys::ftramp_self_put() };
+        }
     }
 }
 
@@ -184,7 +191,8 @@ impl RetTramp {
             Stage::Live => None,
             Stage::Unreachable(e) if !retire::waited_since(e) => Some(false),
             Stage::Unreachable(_) => {
-                if self.inflight() != 0 {
+                // SAFETY: plain read of a test knob (the mutant frees with calls inside).
+                if self.inflight() != 0 && unsafe { sys::ftramp_mutant_ret() } != 3 {
                     return None;
                 }
                 self.stage = Stage::Drained(retire::waits_started());

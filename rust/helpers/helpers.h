@@ -186,5 +186,6 @@ void ftramp_drain_kick(void);
 void ftramp_drain_stop(void);
 bool ftramp_drain_tick(void);	/* Rust: frees drained ones; true if any is left */
 bool ftramp_param_skip_ret(void);
+int ftramp_mutant_ret(void);	/* test knob: 1 no generation, 2 no self reference, 3 no drain */
 
 #endif /* FTRAMP_HELPERS_H */

@@ -28,6 +28,11 @@ module_param(skip_mode, bool, 0644);
 MODULE_PARM_DESC(skip_mode,
 		 "Test only: the int3 handler skips the call (the 2019 bug) instead of emulating it");
 
+static int mutant_ret;
+module_param(mutant_ret, int, 0644);
+MODULE_PARM_DESC(mutant_ret,
+		 "Test only, deliberate bugs of return hooks: 1 returns are delivered by slot, without the generation check; 2 return trampolines hold no reference on ftramp; 3 detached return trampolines are freed without waiting for their calls");
+
 static bool skip_ret;
 module_param(skip_ret, bool, 0644);
 MODULE_PARM_DESC(skip_ret,
@@ -96,6 +101,15 @@ bool ftramp_param_skip_mode(void)
 	return READ_ONCE(skip_mode);
 #else
 	return false;
+#endif
+}
+
+int ftramp_mutant_ret(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(mutant_ret);
+#else
+	return 0;
 #endif
 }
 
