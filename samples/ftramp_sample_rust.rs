@@ -16,11 +16,32 @@ module! {
     license: "GPL",
 }
 
+// The C types' own names: with kCFI (CONFIG_CFI_CLANG) ftramp's iterators call these
+// callbacks indirectly, and rustc encodes a `#[repr(C)]` struct pointer in the function's type
+// hash by the struct's name, as C does; another name (or `c_void`) would fail the check.
+
+/// `struct ftramp_regs` (rust/ftramp_api.h), opaque here.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+struct ftramp_regs {
+    _opaque: [u8; 0],
+}
+
+/// `struct ftramp_ret_regs` (rust/ftramp_api.h).
+#[repr(C)]
+#[allow(non_camel_case_types)]
+struct ftramp_ret_regs {
+    ax: ffi::c_ulong,
+    dx: ffi::c_ulong,
+    regs: *mut ftramp_regs,
+}
+
 /// `struct ftramp_ops` (rust/ftramp_api.h).
 #[repr(C)]
-struct FtrampOps {
+#[allow(non_camel_case_types)]
+struct ftramp_ops {
     func:
-        Option<unsafe extern "C" fn(ffi::c_ulong, ffi::c_ulong, *mut FtrampOps, *mut ffi::c_void)>,
+        Option<unsafe extern "C" fn(ffi::c_ulong, ffi::c_ulong, *mut ftramp_ops, *mut ftramp_regs)>,
     private: *mut ffi::c_void,
     flags: ffi::c_ulong,
     internal: *mut ffi::c_void,
@@ -28,13 +49,19 @@ struct FtrampOps {
         unsafe extern "C" fn(
             ffi::c_ulong,
             ffi::c_ulong,
-            *mut FtrampOps,
-            *mut ffi::c_void,
+            *mut ftramp_ops,
+            *mut ftramp_regs,
             *mut u64,
         ) -> bool,
     >,
     ret_func: Option<
-        unsafe extern "C" fn(ffi::c_ulong, ffi::c_ulong, *mut FtrampOps, *mut ffi::c_void, u64),
+        unsafe extern "C" fn(
+            ffi::c_ulong,
+            ffi::c_ulong,
+            *mut ftramp_ops,
+            *mut ftramp_ret_regs,
+            u64,
+        ),
     >,
 }
 
@@ -43,12 +70,12 @@ const FTRAMP_OPS_FL_RECURSION: ffi::c_ulong = 1;
 
 extern "C" {
     fn ftramp_set_filter(
-        ops: *mut FtrampOps,
+        ops: *mut ftramp_ops,
         filter: *const ffi::c_char,
         reset: ffi::c_int,
     ) -> ffi::c_int;
-    fn ftramp_register_ops(ops: *mut FtrampOps) -> ffi::c_int;
-    fn ftramp_unregister_ops(ops: *mut FtrampOps) -> ffi::c_int;
+    fn ftramp_register_ops(ops: *mut ftramp_ops) -> ffi::c_int;
+    fn ftramp_unregister_ops(ops: *mut ftramp_ops) -> ffi::c_int;
 }
 
 /// An ops with its counter. The ops is `Opaque`: ftramp and its callbacks reach it through
@@ -56,7 +83,7 @@ extern "C" {
 #[pin_data]
 struct Counter {
     #[pin]
-    ops: Opaque<FtrampOps>,
+    ops: Opaque<ftramp_ops>,
     hits: AtomicUsize,
     name: &'static CStr,
 }
@@ -67,12 +94,12 @@ struct Counter {
 unsafe extern "C" fn count(
     _ip: ffi::c_ulong,
     _parent_ip: ffi::c_ulong,
-    ops: *mut FtrampOps,
-    _regs: *mut ffi::c_void,
+    ops: *mut ftramp_ops,
+    _regs: *mut ftramp_regs,
 ) {
     // SAFETY: every ops of this module is the `ops` field of a live, pinned `Counter`
     // (`Opaque<T>` has `T`'s address).
-    let c = unsafe { &*kernel::container_of!(ops.cast::<Opaque<FtrampOps>>(), Counter, ops) };
+    let c = unsafe { &*kernel::container_of!(ops.cast::<Opaque<ftramp_ops>>(), Counter, ops) };
     c.hits.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -82,12 +109,12 @@ unsafe extern "C" fn count(
 unsafe extern "C" fn count_return(
     _ip: ffi::c_ulong,
     _parent_ip: ffi::c_ulong,
-    ops: *mut FtrampOps,
-    _ret: *mut ffi::c_void,
+    ops: *mut ftramp_ops,
+    _ret: *mut ftramp_ret_regs,
     _cookie: u64,
 ) {
     // SAFETY: as in `count`.
-    let c = unsafe { &*kernel::container_of!(ops.cast::<Opaque<FtrampOps>>(), Counter, ops) };
+    let c = unsafe { &*kernel::container_of!(ops.cast::<Opaque<ftramp_ops>>(), Counter, ops) };
     c.hits.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -129,10 +156,10 @@ unsafe impl Sync for FtrampSampleRust {}
 fn counter(name: &'static CStr, ret: bool) -> Result<Pin<KBox<Counter>>> {
     KBox::try_pin_init(
         try_pin_init!(Counter {
-            ops <- Opaque::ffi_init(|slot: *mut FtrampOps| {
+            ops <- Opaque::ffi_init(|slot: *mut ftramp_ops| {
                 // SAFETY: `slot` is the field's memory, valid for a write.
                 unsafe {
-                    slot.write(FtrampOps {
+                    slot.write(ftramp_ops {
                         // A return ops has no entry func (and here no entry_func: every
                         // call's return is counted).
                         func: if ret { None } else { Some(count) },

@@ -161,7 +161,7 @@ ftramp_sites() {
 # <tab>tramp: ..." whose flags have "D", then a line "<tab>direct--><target>", on 7.3
 # "direct(jmp)-->" for a jmp). A record whose D flag and direct--> line disagree is
 # printed with target "INCONSISTENT".
-kernel_direct() {
+kernel_direct_raw() {
   awk '
     function out() {
       if (name != "" && (d || addr != ""))
@@ -175,6 +175,19 @@ kernel_direct() {
     }
     /^[ \t]+direct(\(jmp\))?-->/ { addr = $0; sub(/.*-->/, "", addr); sub(/[ \t]+$/, "", addr) }
     END { out() }' "$TRACEFS/enabled_functions" | sort
+}
+# The kernel symbolizes addresses in ftramp's region (it is in the BPF symbol table, as
+# "ftramp_trampolines+0xOFF/0xLEN"): back to absolute, from the region's start in status.
+kernel_direct() {
+  local base="" name addr off
+  [ -r "$FTRAMP_DIR/status" ] && base=$(sed -n 's/^trampolines: \(0x[0-9a-f]*\)-.*/\1/p' "$FTRAMP_DIR/status")
+  kernel_direct_raw | while read -r name addr; do
+    if [ -n "$base" ] && [[ $addr =~ ^ftramp_trampolines\+(0x[0-9a-f]+)/ ]]; then
+      off=${BASH_REMATCH[1]}
+      addr=$(printf '0x%x' $((base + off)))
+    fi
+    echo "$name $addr"
+  done
 }
 
 # ---- the stress oracle (ftramp_test_ops.c: stress, tally) ----
