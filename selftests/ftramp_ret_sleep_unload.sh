@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sleeping callers across detach and unload (issue 12): SLEEPERS kthreads (4) asleep
 # inside the return-hooked ftramp_target_sleep (depth 3). Detaching the return ops
-# returns promptly (< 1 s) although the calls are still inside; the trampoline drains
+# returns promptly (its own grace periods, not the sleepers' wake) although the calls are
+# still inside; the trampoline drains
 # (ret_draining); with ftramp_test_ops gone (so nothing but ftramp's own reference
 # holds it) rmmod ftramp is refused (EAGAIN, "in use") while they are inside; woken,
 # every sleeper returns to its caller with the right value; then rmmod ftramp succeeds
@@ -31,7 +32,10 @@ wait_until 60 sleepers_are "$NT" || fail "only $(target_count sleepers) of $NT s
 t0=$(date +%s%N)
 ctl unregister 8 || fail "unregister ops 8"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ $ms -lt 1000 ] || fail "unregister took ${ms} ms with $NT sleepers inside"
+# It did not wait for the sleepers (they sleep until woken below): its own grace periods only,
+# which TCG under load can stretch to seconds; 10 s is far from "until they wake".
+sleepers_are "$NT" || fail "the sleepers left before they were woken"
+[ $ms -lt 10000 ] || fail "unregister took ${ms} ms with $NT sleepers inside"
 diag "unregister returned in ${ms} ms with $((NT * (D + 1))) calls inside"
 stat_to draining ret_draining
 [ "$draining" -ge 1 ] || fail "ret_draining $draining with calls inside a detached return trampoline"
