@@ -150,8 +150,8 @@ rl=$(awk '$1 == "site" && $2 == "ftramp_target_a" && $3 == "ret"' "$FTRAMP_DIR/s
 rv() { sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p" <<< "$rl"; }
 tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
 echo "$tramp 5" > "$TEST_DIR/peek" && mode=$(cat "$TEST_DIR/peek") || fail "peek at the mode site"
-echo "$(rv a) $(rv a_len)" > "$TEST_DIR/peek" && ba=$(cat "$TEST_DIR/peek") || fail "peek at slot A"
-echo "$(rv b) $(rv b_len)" > "$TEST_DIR/peek" && bb=$(cat "$TEST_DIR/peek") || fail "peek at slot B"
+echo "$(rv a | sed s/^0x//) $(rv a_len)" > "$TEST_DIR/peek" && ba=$(cat "$TEST_DIR/peek") || fail "peek at slot A"
+echo "$(rv b | sed s/^0x//) $(rv b_len)" > "$TEST_DIR/peek" && bb=$(cat "$TEST_DIR/peek") || fail "peek at slot B"
 python3 - "$tramp" "$mode" "$(rv a)" "$ba" "$(rv entry_call)" "$(rv b)" "$bb" "$(rv ret_call)" \
     "$depth" "$thunk" "$placeholder" "$its" "$depth_var" "$(ksym ftramp_target_a)" <<'EOF' || exit $KSFT_FAIL
 import sys

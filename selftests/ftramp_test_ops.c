@@ -75,7 +75,7 @@
  *           reads the second field), then "poisoned N" (never reset by zero).
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
  *   fprobe  read: that fprobe's counts.
- *   peek    write "ADDR LEN" (hex address, 1-128 bytes), then read: those bytes in
+ *   peek    write "ADDR LEN" (hex address, 1-256 bytes: a slot), then read: those bytes in
  *           hex (copy_from_kernel_nofault), e.g. a freed trampoline slot's int3 filler.
  *
  * Return ops (issue 12): ops 8-17 of ctl (filter, filter+, register, unregister,
@@ -1270,7 +1270,7 @@ DEFINE_SHOW_ATTRIBUTE(ret);
 DEFINE_SHOW_ATTRIBUTE(result);
 
 /* peek: the bytes at a kernel address (ftramp's trampoline slots), for the tests. */
-#define PEEK_MAX 128
+#define PEEK_MAX 256
 static DEFINE_MUTEX(peek_lock);
 static unsigned long peek_addr;
 static unsigned int peek_len;
