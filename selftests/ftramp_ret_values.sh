@@ -107,6 +107,13 @@ grep -q 'variadic' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: 
   fail "the refused seq_printf hook changed hooks or enabled_functions"
 assert_detached seq_printf
 diag "seq_printf ret: EOPNOTSUPP, error_log: $(grep -o 'variadic[^\n]*' "$FTRAMP_DIR/error_log" | head -1)"
+# ... a function that never returns (its calls would stay inside forever) ...
+echo > "$FTRAMP_DIR/error_log"
+err=$( { echo "do_exit ret" > "$FTRAMP_DIR/hooks"; } 2>&1 ) && fail "a return hook on do_exit was accepted"
+case $err in *"not supported"*) ;; *) fail "do_exit ret: '$err', want EOPNOTSUPP" ;; esac
+grep -q 'never returns' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: $(cat "$FTRAMP_DIR/error_log")"
+assert_detached do_exit
+diag "do_exit ret: EOPNOTSUPP (never returns)"
 # ... and a ninth return ops on one function (a call record holds eight).
 for k in 8 9 10 11 12 13 14 15; do
   ctl mode $k count && ctl filter $k ftramp_target_v1 && ctl register $k || fail "return ops $k on ftramp_target_v1"

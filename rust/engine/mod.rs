@@ -76,6 +76,9 @@ const MAX_STACK_WORDS: usize = 16;
 /// Stack-passed argument words of `func`, from its BTF model; why not, if it has none ftramp
 /// can use.
 fn stack_words(func: &Func) -> core::result::Result<usize, &'static str> {
+    if crate::denylist::never_returns(&func.name) {
+        return Err("the function never returns: its calls would stay in the trampoline forever");
+    }
     let m = crate::btf::model_of(func).map_err(|r| r.reason())?;
     let words = m.stack_words as usize;
     if words > MAX_STACK_WORDS {

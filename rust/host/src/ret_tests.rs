@@ -73,3 +73,14 @@ fn return_trampoline_encodings() {
     assert_eq!(sub_rsp(136), [0x48, 0x81, 0xec, 136, 0, 0, 0]);
     assert_eq!(lea_rcx_rsp(136), [0x48, 0x8d, 0x8c, 0x24, 136, 0, 0, 0]);
 }
+
+#[test]
+fn functions_that_never_return_take_no_return_hook() {
+    use crate::denylist::never_returns;
+    for f in [&b"do_exit"[..], b"kthread_exit", b"make_task_dead", b"cpu_startup_entry"] {
+        assert!(never_returns(f));
+    }
+    for f in [&b"vfs_read"[..], b"do_exit_x", b"exit", b""] {
+        assert!(!never_returns(f));
+    }
+}
