@@ -127,6 +127,81 @@ ROWS = [  # (label, kind, nops, compared with)
 ]
 
 
+RET_ROWS = [  # (label, kind, nops): entry+return, every handler empty
+    ("**ftramp, 1 return ops (self-guarded)**", "ftramp_ret", 1),
+    ("ftramp, 1 return ops, ftramp's recursion guard", "ftramp_ret_assist", 1),
+    ("**ftramp, 2 return ops (self-guarded)**", "ftramp_ret", 2),
+    ("ftramp, 2 return ops, recursion guard", "ftramp_ret_assist", 2),
+    ("**ftramp, 8 return ops (self-guarded)**", "ftramp_ret", 8),
+    ("ftramp, 8 return ops, recursion guard", "ftramp_ret_assist", 8),
+    ("ftramp, 1 return ops without entry_func (self-guarded)", "ftramp_ret_noentry", 1),
+    ("ftramp, 1 return ops whose entry_func says no (self-guarded)", "ftramp_ret_skip", 1),
+    ("kretprobe (empty handler, no entry_handler)", "kretprobe", 1),
+    ("fprobe, entry_handler + exit_handler", "fprobe_exit", 1),
+    ("function_graph tracer, tracing_thresh 1 s (no ring buffer write)", "fgraph_thresh", 1),
+]
+# Entry-only counterparts, for the return's share (kind, nops).
+RET_ENTRY_ONLY = {"ftramp_ret": "ftramp", "ftramp_ret_assist": "ftramp_assist",
+                  "ftramp_ret_noentry": "ftramp", "ftramp_ret_skip": "ftramp",
+                  "fprobe_exit": "fprobe", "kretprobe": "kprobe"}
+
+
+def ret_table(out, ic, wl):
+    """Entry+return cost on the bench tracee, beside kretprobe and fprobe entry+exit."""
+    if all(ic.pc("bench", k, n) is None for _, k, n in RET_ROWS):
+        return
+    out.append("### Entry+return (tracee `ftramp_bench_tracee`; every entry asks for the "
+               "return, every handler is empty; instructions per call above the unhooked "
+               "call)\n")
+    out.append("| hook | instructions/call (median) | spread | entry+return cost (instr.) "
+               "| vs kretprobe | vs fprobe entry+exit | entry-only counterpart | return's share "
+               "| wall cost (ns) | wall vs kretprobe | wall vs fprobe |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, kind, n in RET_ROWS:
+        if ic.pc("bench", kind, n) is None and (wl is None or wl.pc("bench", kind, n) is None):
+            continue
+        c = ic.cost("bench", kind, n)
+        eo = RET_ENTRY_ONLY.get(kind)
+        eoc = ic.cost("bench", eo, n) if eo else None
+        cells = [label, fmt(ic.pc("bench", kind, n), 2), fmt(ic.pc_spread("bench", kind, n), 2),
+                 fmt(c), fr(ratio(c, ic.cost("bench", "kretprobe", 1))),
+                 fr(ratio(c, ic.cost("bench", "fprobe_exit", 1))),
+                 f"{fmt(eoc)} (`{eo}` ×{n})" if eoc is not None else "–",
+                 fmt(c - eoc) if c is not None and eoc is not None else "–"]
+        if wl is None:
+            cells += ["–"] * 3
+        else:
+            w = wl.cost("bench", kind, n)
+            cells += [fmt(w), fr(ratio(w, wl.cost("bench", "kretprobe", 1))),
+                      fr(ratio(w, wl.cost("bench", "fprobe_exit", 1)))]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("\"Return's share\" = entry+return cost − the entry-only hook of the same "
+               "kind and number (ftramp: `ftramp`/`ftramp_assist` with N ops; fprobe: the "
+               "entry-only fprobe; kretprobe: the kprobe with an empty pre_handler). The "
+               "evidence file lists, per row, the probes' `nmissed` and ftramp's `ret_calls` "
+               "against the calls made.\n")
+
+
+def ret_goals(out, ic, wl):
+    kr, fx = ic.cost("bench", "kretprobe", 1), ic.cost("bench", "fprobe_exit", 1)
+    if ic.cost("bench", "ftramp_ret", 1) is None:
+        return
+    out.append("| goal (issue 12) | measured (icount, ftramp_bench_tracee) | | TCG wall ratio |")
+    out.append("|---|---|---|---|")
+    for kind, what in (("ftramp_ret", "self-guarded"), ("ftramp_ret_assist", "ftramp's guard")):
+        c = ic.cost("bench", kind, 1)
+        for other, oc, lim, name in (("kretprobe", kr, 0.25, "kretprobe"),
+                                     ("fprobe_exit", fx, 0.5, "fprobe entry+exit")):
+            r = ratio(c, oc)
+            w = "–" if wl is None else fr(ratio(wl.cost("bench", kind, 1),
+                                                wl.cost("bench", other, 1)))
+            ok = r is not None and r <= lim
+            out.append(f"| 1 ops entry+return ({what}) ≤ {lim}× {name} | {fmt(c)} vs {fmt(oc)} "
+                       f"instr. = {fr(r)} | {'met' if ok else '**missed**'} | {w} |")
+    out.append("")
+
+
 def percall_table(out, ic, wl, tracee, title):
     out.append(f"### {title}\n")
     out.append("| hook | instructions/call (median) | spread | hook cost (instr.) "
@@ -366,6 +441,7 @@ def main():
                "same instruction count (spread 0); the TCG wall figures are noisy.\n")
     out.append("## Goals\n")
     goals(out, ic, wl)
+    ret_goals(out, ic, wl)
     profile(out, ic)
     out.append("## Per-call cost\n")
     calls = f"{ic.d['calls']}" + (f" (icount) / {wl.d['calls']} (wall)" if wl else "")
@@ -373,6 +449,7 @@ def main():
                   f"calls per loop: {calls})")
     percall_table(out, ic, wl, "target", "Tracee `ftramp_target_a` (the test target: a per-CPU "
                   "increment)")
+    ret_table(out, ic, wl)
     ops_table(out, ic, wl)
     out.append("## Switching cost\n")
     switch_table(out, ic, wl)
