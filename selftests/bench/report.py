@@ -202,6 +202,30 @@ def ret_goals(out, ic, wl):
     out.append("")
 
 
+def ret_profile(out, ic):
+    c = {k: ic.cost("bench", k, 1) for k in ("ftramp", "ftramp_ret", "ftramp_ret_noentry",
+                                             "ftramp_ret_skip")}
+    if None in c.values():
+        return
+    out.append("### Where ftramp's 1-ops entry+return cost goes (instructions per call, "
+               "measured by difference)\n")
+    out.append("| part | instructions | how it is known |")
+    out.append("|---|---:|---|")
+    out.append(f"| the return trampoline (frame, call record, in-flight count, body call, "
+               f"both dispatch `call`s and stubs), an entry_func saying no, a return dispatch "
+               f"finding the record empty | {fmt(c['ftramp_ret_skip'])} | `ftramp_ret_skip` |")
+    out.append(f"| recording the return and delivering it (id check against the return ops "
+               f"table, `ret_func` call, `ret_calls` count) | "
+               f"{fmt(c['ftramp_ret'] - c['ftramp_ret_skip'])} | `ftramp_ret` − "
+               f"`ftramp_ret_skip` |")
+    out.append(f"| (in both rows above) the entry_func call itself | "
+               f"{fmt(c['ftramp_ret'] - c['ftramp_ret_noentry'])} | `ftramp_ret` − "
+               f"`ftramp_ret_noentry` |")
+    out.append(f"| **ftramp, 1 return ops** | **{fmt(c['ftramp_ret'])}** | (entry-only "
+               f"ftramp: {fmt(c['ftramp'])}) |")
+    out.append("")
+
+
 def percall_table(out, ic, wl, tracee, title):
     out.append(f"### {title}\n")
     out.append("| hook | instructions/call (median) | spread | hook cost (instr.) "
@@ -382,6 +406,10 @@ def plot(path, ic, wl):
         tr = [run.cost("bench", "ftrace", n) for n in OPS]
         ax.plot(OPS, tr, "s-", color="tab:red", label="ftrace (1: own trampoline, 2+: ftrace_ops_list_func)")
         ax.plot(OPS, ft, "o-", color="tab:blue", label="ftramp (1: direct dispatch, 2+: list iterator)")
+        rops = [n for n in OPS if run.cost("bench", "ftramp_ret", n) is not None]
+        if rops:
+            ax.plot(rops, [run.cost("bench", "ftramp_ret", n) for n in rops], "^-",
+                    color="tab:green", label="ftramp entry+return (return ops)")
         for n, a, b in zip(OPS, ft, tr):
             if a and b:
                 ax.annotate(f"{b / a:.1f}×", (n, b * 1.35), ha="center", fontsize=9,
@@ -392,7 +420,9 @@ def plot(path, ic, wl):
         for kind, style, lab, va in (
                 ("direct", ":", "floor: minimal direct trampoline", "bottom"),
                 ("kprobe", "--", "kprobe", "bottom" if kp >= fp else "top"),
-                ("fprobe", "-.", "fprobe", "bottom" if fp > kp else "top")):
+                ("fprobe", "-.", "fprobe", "bottom" if fp > kp else "top"),
+                ("kretprobe", (0, (5, 1)), "kretprobe (entry+return)", "bottom"),
+                ("fprobe_exit", (0, (3, 1, 1, 1)), "fprobe entry+exit", "top")):
             v = run.cost("bench", kind, 1)
             if v:
                 ax.axhline(v, linestyle=style, color="gray", linewidth=1)
@@ -450,6 +480,7 @@ def main():
     percall_table(out, ic, wl, "target", "Tracee `ftramp_target_a` (the test target: a per-CPU "
                   "increment)")
     ret_table(out, ic, wl)
+    ret_profile(out, ic)
     ops_table(out, ic, wl)
     out.append("## Switching cost\n")
     switch_table(out, ic, wl)
