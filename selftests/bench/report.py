@@ -462,8 +462,11 @@ def main():
     if os.path.exists(rt):
         out.append("- VM run times (host s): " + ", ".join(l.strip() for l in open(rt)))
     rows = list(icd["percall"].values())
-    exact = sum(1 for v in rows if spread(v) == 0)
-    out.append(f"- icount check: {exact} of {len(rows)} per-call rows repeat exactly"
+    # Exact, or one instruction apart over a whole loop: 7.3's clock read rounds a
+    # nanosecond either way.
+    exact = sum(1 for v in rows if spread(v) * int(icd["calls"].split("/")[0]) <= 1.5)
+    out.append(f"- icount check: {exact} of {len(rows)} per-call rows repeat exactly "
+               "(within one instruction per loop)"
                + ("" if exact == len(rows) else
                   " — **not all: was -icount really active? treat the figures with care**"))
     out.append("- figures: median of the repetitions; spread = max − min. Per-call loops run "
