@@ -205,10 +205,6 @@ static DEFINE_PER_CPU(unsigned long, doubles[NR_OPS]);
  * cell of the entry's CPU and context (from the cookie, count mode), on whatever
  * CPU the return runs: atomics.
  */
-static DEFINE_PER_CPU(unsigned long, r_entries[NR_ROPS][FTRAMP_NR_CTX]);
-static DEFINE_PER_CPU(atomic_long_t, r_returns[NR_ROPS][FTRAMP_NR_CTX]);
-static DEFINE_PER_CPU(unsigned long, r_last_seen[NR_ROPS][FTRAMP_NR_CTX]);
-static DEFINE_PER_CPU(unsigned long, r_doubles[NR_ROPS]);
 static atomic_long_t r_wrong[NR_ROPS], r_regs_wrong[NR_ROPS], r_unentered[NR_ROPS];
 static atomic_long_t r_ok[NR_ROPS];
 /* tail: the last parent_ip a return saw; unwind: the first bad trace is printed. */
@@ -219,7 +215,19 @@ struct order_stack {
 	unsigned int n;
 	unsigned long depth[ORDER_MAX];
 };
-static DEFINE_PER_CPU(struct order_stack, order_stack);
+/*
+ * Allocated at load (alloc_percpu), not static: modules' static per-CPU data comes
+ * from a small reserved area that ftramp, ftramp_target and this module share, and
+ * ftramp_preempt_callback.sh reloads this module 30 times.
+ */
+struct rpc {
+	unsigned long entries[NR_ROPS][FTRAMP_NR_CTX];
+	atomic_long_t returns[NR_ROPS][FTRAMP_NR_CTX];
+	unsigned long last_seen[NR_ROPS][FTRAMP_NR_CTX];
+	unsigned long doubles[NR_ROPS];
+	struct order_stack order;
+};
+static struct rpc __percpu *rpc;
 #define ORDER_LOG 64
 static long order_log_entry[ORDER_LOG], order_log_ret[ORDER_LOG];
 static atomic_t order_log_entries = ATOMIC_INIT(0), order_log_rets = ATOMIC_INIT(0);
@@ -380,11 +388,11 @@ static void r_count_entry(int k, int ctx)
 	if (idx >= 0) {
 		unsigned long now = ftramp_target_cell(idx, smp_processor_id(), ctx) + 1;
 
-		if (this_cpu_read(r_last_seen[k][ctx]) == now)
-			this_cpu_inc(r_doubles[k]);
-		this_cpu_write(r_last_seen[k][ctx], now);
+		if (this_cpu_read(rpc->last_seen[k][ctx]) == now)
+			this_cpu_inc(rpc->doubles[k]);
+		this_cpu_write(rpc->last_seen[k][ctx], now);
 	}
-	this_cpu_inc(r_entries[k][ctx]);
+	this_cpu_inc(rpc->entries[k][ctx]);
 }
 
 static bool ret_entry(unsigned long ip, unsigned long parent_ip, struct ftramp_ops *ops,
@@ -410,7 +418,7 @@ static bool ret_entry(unsigned long ip, unsigned long parent_ip, struct ftramp_o
 		*cookie = value_expect(fn, regs, &dx) ^ (READ_ONCE(oracle_mutant) == 3);
 		break;
 	case RM_ORDER:
-		os = this_cpu_ptr(&order_stack);
+		os = &this_cpu_ptr(rpc)->order;
 		if (os->n == ORDER_MAX) {
 			atomic_long_inc(&r_wrong[k]);
 			return false;
@@ -480,7 +488,7 @@ static void ret_cb(unsigned long ip, unsigned long parent_ip, struct ftramp_ops 
 			atomic_long_inc(&r_regs_wrong[k]);
 		break;
 	case RM_ORDER:
-		os = this_cpu_ptr(&order_stack);
+		os = &this_cpu_ptr(rpc)->order;
 		n = atomic_inc_return(&order_log_rets) - 1;
 		if (n < ORDER_LOG)
 			order_log_ret[n] = cookie;
@@ -520,7 +528,7 @@ static void ret_cb(unsigned long ip, unsigned long parent_ip, struct ftramp_ops 
 	default:
 		break;
 	}
-	atomic_long_inc(per_cpu_ptr(&r_returns[k][ctx], cpu));
+	atomic_long_inc(&per_cpu_ptr(rpc, cpu)->returns[k][ctx]);
 out:
 	/* Still running although the unregister that preceded "poison" returned? */
 	if (unlikely(READ_ONCE(t->dead)))
@@ -547,7 +555,7 @@ static unsigned long r_entries_of(int k)
 
 	for_each_possible_cpu(cpu)
 		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
-			sum += per_cpu(r_entries[k][ctx], cpu);
+			sum += per_cpu_ptr(rpc, cpu)->entries[k][ctx];
 	return sum;
 }
 
@@ -558,7 +566,7 @@ static unsigned long r_returns_of(int k)
 
 	for_each_possible_cpu(cpu)
 		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
-			sum += atomic_long_read(per_cpu_ptr(&r_returns[k][ctx], cpu));
+			sum += atomic_long_read(&per_cpu_ptr(rpc, cpu)->returns[k][ctx]);
 	return sum;
 }
 
@@ -567,13 +575,13 @@ static void zero_ret_counts(void)
 	int cpu, k, ctx;
 
 	for_each_possible_cpu(cpu) {
-		memset(per_cpu_ptr(&r_entries, cpu), 0, sizeof(r_entries));
-		memset(per_cpu_ptr(&r_last_seen, cpu), 0, sizeof(r_last_seen));
-		memset(per_cpu_ptr(&r_doubles, cpu), 0, sizeof(r_doubles));
+		memset(per_cpu_ptr(rpc, cpu)->entries, 0, sizeof(rpc->entries));
+		memset(per_cpu_ptr(rpc, cpu)->last_seen, 0, sizeof(rpc->last_seen));
+		memset(per_cpu_ptr(rpc, cpu)->doubles, 0, sizeof(rpc->doubles));
 		for (k = 0; k < NR_ROPS; k++)
 			for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
-				atomic_long_set(per_cpu_ptr(&r_returns[k][ctx], cpu), 0);
-		per_cpu_ptr(&order_stack, cpu)->n = 0;
+				atomic_long_set(&per_cpu_ptr(rpc, cpu)->returns[k][ctx], 0);
+		per_cpu_ptr(rpc, cpu)->order.n = 0;
 	}
 	for (k = 0; k < NR_ROPS; k++) {
 		atomic_long_set(&r_wrong[k], 0);
@@ -743,22 +751,22 @@ static void tally(int idx, int p, int q, int r)
 	for_each_possible_cpu(cpu) {
 		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++) {
 			unsigned long t = ftramp_target_cell(idx, cpu, ctx);
-			unsigned long np = rm == 1 ? per_cpu(r_entries[ROPS_P][ctx], cpu) :
+			unsigned long np = rm == 1 ? per_cpu_ptr(rpc, cpu)->entries[ROPS_P][ctx] :
 					   per_cpu(calls[p][ctx], cpu);
-			unsigned long nq = rm == 2 ? per_cpu(r_entries[ROPS_T][ctx], cpu) :
+			unsigned long nq = rm == 2 ? per_cpu_ptr(rpc, cpu)->entries[ROPS_T][ctx] :
 					   per_cpu(calls[q][ctx], cpu);
 
 			if (rm == 1) {
 				unsigned long nr =
-					atomic_long_read(per_cpu_ptr(&r_returns[ROPS_P][ctx], cpu));
+					atomic_long_read(&per_cpu_ptr(rpc, cpu)->returns[ROPS_P][ctx]);
 
 				result.ret_returns_ctx[ctx] += nr;
 				result.ret_mismatch += diff(t, nr);
 			}
 			if (rm) {
-				unsigned long te = per_cpu(r_entries[ROPS_T][ctx], cpu);
+				unsigned long te = per_cpu_ptr(rpc, cpu)->entries[ROPS_T][ctx];
 				unsigned long tr =
-					atomic_long_read(per_cpu_ptr(&r_returns[ROPS_T][ctx], cpu));
+					atomic_long_read(&per_cpu_ptr(rpc, cpu)->returns[ROPS_T][ctx]);
 
 				result.tret_entries_ctx[ctx] += te;
 				result.tret_returns_ctx[ctx] += tr;
@@ -781,10 +789,10 @@ static void tally(int idx, int p, int q, int r)
 				result.mismatch += diff(t, nr);
 			}
 		}
-		result.doubles += (rm == 1 ? per_cpu(r_doubles[ROPS_P], cpu) :
+		result.doubles += (rm == 1 ? per_cpu_ptr(rpc, cpu)->doubles[ROPS_P] :
 				   per_cpu(doubles[p], cpu)) +
 				  (rm == 2 ? 0 : per_cpu(doubles[q], cpu)) +
-				  (rm ? per_cpu(r_doubles[ROPS_T], cpu) : 0) +
+				  (rm ? per_cpu_ptr(rpc, cpu)->doubles[ROPS_T] : 0) +
 				  (r >= 0 ? per_cpu(doubles[r], cpu) : 0);
 	}
 	for (k = ROPS_P; rm && k <= ROPS_T; k++) {
@@ -1340,6 +1348,9 @@ static int __init test_ops_init(void)
 {
 	int k;
 
+	rpc = alloc_percpu(struct rpc);
+	if (!rpc)
+		return -ENOMEM;
 	for (k = 0; k < NR_OPS; k++) {
 		tops[k].ops.func = count_cb;
 		tops[k].ops.flags = k < 4 ? FTRAMP_OPS_FL_RECURSION : 0;
@@ -1370,8 +1381,9 @@ static int __init test_ops_init(void)
  *     after the notifier: fine;
  *   - the counters: had they been alloc_percpu()'d, freeing them here would be
  *     the very use-after-free ftramp's notifier cannot prevent (it runs too late);
- *     they would have to be leaked. That is why they are static per-CPU data of
- *     the module (freed with it, after the notifier) and nothing needs leaking;
+ *     they would have to be leaked. That is why the entry ops' counters are static
+ *     per-CPU data of the module (freed with it, after the notifier); the return
+ *     ops' (rpc, too big for the modules' reserved per-CPU area) are leaked then;
  *   - debugfs: the callbacks do not use it, and an open file pins the module, so
  *     it is removed as always.
  */
@@ -1383,6 +1395,11 @@ static void __exit test_ops_exit(void)
 	fprobe_ctl("off");
 	if (leak_on_exit) {
 		pr_info("leak_on_exit: leaving the ops registered\n");
+		/* rpc leaks if a forgotten return ops may still count into it. */
+		for (k = 0; k < NR_ROPS; k++)
+			if (rops[k].registered)
+				return;
+		free_percpu(rpc);
 		return;
 	}
 	for (k = 0; k < NR_OPS; k++) {
@@ -1393,6 +1410,8 @@ static void __exit test_ops_exit(void)
 	for (k = 0; k < NR_ROPS; k++)
 		if (rops[k].registered || rops[k].ops.internal)
 			ftramp_unregister_ops(&rops[k].ops);
+	/* Nothing runs the callbacks any more (unregister waited). */
+	free_percpu(rpc);
 }
 
 module_init(test_ops_init);
