@@ -286,7 +286,8 @@ unsafe fn record_of_ret<'a>(ret: *mut sys::ftramp_ret_regs) -> &'a CallRecord {
     unsafe { record_of((*ret).regs) }
 }
 
-/// Delivers the recorded returns of one call, those with `only` if it is non-zero.
+/// Delivers the recorded returns of one call, those with `only` if it is non-zero, those of
+/// self-guarded ops only if `self_guarded_only`.
 ///
 /// # Safety
 ///
@@ -296,6 +297,7 @@ unsafe fn deliver(
     parent_ip: ffi::c_ulong,
     ret: *mut sys::ftramp_ret_regs,
     only: u64,
+    self_guarded_only: bool,
 ) {
     // SAFETY: function safety requirement.
     let rec = unsafe { record_of_ret(ret) };
@@ -323,6 +325,10 @@ unsafe fn deliver(
         // the id and then waits for every return dispatch (they run with preemption disabled),
         // so `op` stays valid until this returns.
         unsafe {
+            if self_guarded_only && (*op).flags & sys::FTRAMP_OPS_FL_RECURSION as ffi::c_ulong == 0
+            {
+                continue;
+            }
             if let Some(f) = (*op).ret_func {
                 f(ip, parent_ip, op, ret, e.cookie);
                 STATS.calls.fetch_add(1, Ordering::Relaxed);
@@ -349,11 +355,16 @@ pub(crate) unsafe extern "C" fn ret_iter(
     // SAFETY: no preconditions; on success preemption is disabled until the unlock.
     let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
     if bit < 0 {
+        // The call entered inside a guarded callback. A self-guarded ops alone on the site
+        // was entered without the guard (its raw stub) and the site went list meanwhile: its
+        // return is still its due; a guarded ops' entry was refused the same way.
         super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: function safety requirement.
+        unsafe { deliver(ip, parent_ip, ret, 0, true) };
         return;
     }
     // SAFETY: function safety requirement.
-    unsafe { deliver(ip, parent_ip, ret, 0) };
+    unsafe { deliver(ip, parent_ip, ret, 0, false) };
     // SAFETY: `bit` came from the trylock above.
     unsafe { sys::ftramp_list_unlock(bit) };
 }
@@ -381,7 +392,7 @@ pub(crate) unsafe extern "C" fn ret_one(
         return;
     }
     // SAFETY: function safety requirement.
-    unsafe { deliver(ip, parent_ip, ret, id) };
+    unsafe { deliver(ip, parent_ip, ret, id, false) };
     // SAFETY: `bit` came from the trylock above.
     unsafe { sys::ftramp_list_unlock(bit) };
 }
@@ -399,7 +410,7 @@ pub(crate) unsafe extern "C" fn ret_one_raw(
     id: u64,
 ) {
     // SAFETY: function safety requirement.
-    unsafe { deliver(ip, parent_ip, ret, id) };
+    unsafe { deliver(ip, parent_ip, ret, id, false) };
 }
 
 /// Addresses for encoding: (entry stub target, return stub target) of an ops with `flags`.

@@ -477,13 +477,17 @@ impl Engine {
     /// return trampolines built for existing sites were never reachable.
     fn abort(&mut self, p: Prepared) {
         let Prepared { created, steps, .. } = p;
-        for n in created {
+        // No mode site was switched to a return trampoline built here: nothing can have
+        // entered one, so it goes at once (no drain, no reference on ftramp left behind).
+        for mut n in created {
+            if let Some(r) = n.site.ret.take() {
+                KBox::into_inner(r).free(&mut self.pool);
+            }
             self.retire_site(n.site);
         }
         for mut step in steps {
-            if let Some(mut r) = step.ret_new.take() {
-                r.set_unreachable();
-                self.drain_push(r);
+            if let Some(r) = step.ret_new.take() {
+                KBox::into_inner(r).free(&mut self.pool);
             }
         }
         self.flush();
@@ -603,14 +607,15 @@ impl Engine {
     /// Stops `site` (already calling the nop target, or never switched on) and retires it. If
     /// ftrace refuses, the site is kept forever: it is neutral, and its memory stays.
     fn retire_site(&mut self, mut site: KBox<Site>) {
+        // Its mode site calls the entry trampoline again (the round that emptied it switched
+        // it, or it was never switched): the return trampoline drains whether or not ftrace
+        // lets the function go.
+        if let Some(mut r) = site.ret.take() {
+            r.set_unreachable();
+            self.drain_push(r);
+        }
         match site.direct.stop() {
-            Ok(()) => {
-                if let Some(mut r) = site.ret.take() {
-                    r.set_unreachable();
-                    self.drain_push(r);
-                }
-                self.retired.site(&mut self.pool, site)
-            }
+            Ok(()) => self.retired.site(&mut self.pool, site),
             Err(e) => {
                 pr_warn!(
                     "ftrace would not detach {} ({:?}): its trampoline is kept, calling nothing\n",
@@ -701,6 +706,14 @@ impl Engine {
         let stopped = if step.stop {
             self.sites
                 .remove(&ip)
+                .map(|mut s| {
+                    // Unreachable since the switch above: drains, whether ftrace lets go or not.
+                    if let Some(mut r) = s.ret.take() {
+                        r.set_unreachable();
+                        self.drain_push(r);
+                    }
+                    s
+                })
                 .and_then(|mut s| match s.direct.stop() {
                     Ok(()) => Some(s),
                     Err(_) => {
@@ -716,13 +729,6 @@ impl Engine {
             }
             None
         };
-        let stopped = stopped.map(|mut s| {
-            if let Some(mut r) = s.ret.take() {
-                r.set_unreachable();
-                self.drain_push(r);
-            }
-            s
-        });
         // INVARIANT: the spare round's record is free for reuse after this (RCU included).
         wait_for_retired_code();
         if let Some(s) = stopped {

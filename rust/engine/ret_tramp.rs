@@ -202,7 +202,8 @@ impl RetTramp {
         }
     }
 
-    /// Frees a drained trampoline ([`RetTramp::drain_step`] said so).
+    /// Frees a drained trampoline ([`RetTramp::drain_step`] said so), or one nothing could
+    /// ever enter (no mode site was switched to it).
     pub(crate) fn free(self, pool: &mut Pool) {
         let Self { a, b, .. } = self;
         pool.free(a);

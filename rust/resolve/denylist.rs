@@ -69,7 +69,8 @@ pub fn is_denied(name: &[u8]) -> bool {
 }
 
 /// Functions that never return (objtool's `noreturns.h` and DWARF's `DW_AT_noreturn` on the
-/// test kernels, and kernel threads' endless loops): a return hook there would keep its call
+/// test kernels), and kernel threads' main loops, which return only when their thread stops
+/// (`kthread` itself ends in `kthread_exit`): a return hook there would keep its call
 /// inside the return trampoline forever, and ftramp could never be unloaded. Refused for
 /// return ops only (as BPF refuses fexit on them); entry hooks are fine. Not exhaustive: BTF
 /// does not say which functions return.
@@ -88,6 +89,10 @@ pub const NO_RETURN: &[&[u8]] = &[
     b"hlt_play_dead",
     b"kthread_complete_and_exit",
     b"kthread_exit",
+    b"io_sq_thread",
+    b"io_wq_worker",
+    b"kthread",
+    b"kthread_worker_fn",
     b"kthreadd",
     b"machine_real_restart",
     b"make_task_dead",
@@ -98,12 +103,15 @@ pub const NO_RETURN: &[&[u8]] = &[
     b"panic_smp_self_stop",
     b"rcu_gp_kthread",
     b"rcu_tasks_kthread",
+    b"rescuer_thread",
     b"rest_init",
     b"rust_helper_BUG",
     b"start_kernel",
     b"stop_this_cpu",
+    b"smpboot_thread_fn",
     b"usercopy_abort",
     b"vpanic",
+    b"worker_thread",
 ];
 
 /// Whether a return hook on `name` would never see its calls return.
