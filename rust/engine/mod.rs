@@ -410,9 +410,7 @@ impl Engine {
             }
             let list = match change.list {
                 ListStep::Before | ListStep::After => Some(OpsList::new(
-                    attached
-                        .iter()
-                        .map(|&o| (o.as_ptr(), self.ret_id_of(o, cur))),
+                    attached.iter().map(|&o| (o.as_ptr(), self.ret_id_of(o))),
                 )?),
                 ListStep::None => None,
             };
@@ -467,9 +465,9 @@ impl Engine {
         Ok(())
     }
 
-    /// The return id of `o` (0 for entry-only ops); `cur` is the ops being changed.
-    fn ret_id_of(&self, o: OpsPtr, cur: (OpsPtr, usize)) -> u64 {
-        let _ = cur;
+    /// The return id of `o` (0 for entry-only ops; the ops being attached has its record,
+    /// with its id, before prepare runs).
+    fn ret_id_of(&self, o: OpsPtr) -> u64 {
         self.ops.get(&o.key()).map_or(0, |r| r.ret_id)
     }
 
