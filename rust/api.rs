@@ -27,9 +27,18 @@ pub(crate) fn publish(engine: &Mutex<Engine>) {
     );
 }
 
-/// Withdraws the engine (module exit).
+/// Withdraws the engine (module exit), and waits for the drain work, which uses it.
 pub(crate) fn unpublish() {
     ENGINE.store(core::ptr::null_mut(), Ordering::Release);
+    // SAFETY: process context; the work finds no engine from now on and does not re-arm.
+    unsafe { sys::ftramp_drain_stop() };
+}
+
+/// The drain work (`rust/helpers/ret.c`): frees drained return trampolines; returns whether
+/// any is still draining (the work re-arms itself then).
+#[no_mangle]
+pub extern "C" fn ftramp_drain_tick() -> bool {
+    with_engine(|e| e.drain(true)).unwrap_or(false)
 }
 
 /// Runs `f` on the published engine, under its lock; `None` if there is none.
@@ -158,4 +167,5 @@ const _: () = {
     let _ = [sys::ftramp_set_filter, ftramp_set_filter];
     let _ = [sys::ftramp_register_ops, ftramp_register_ops];
     let _ = [sys::ftramp_unregister_ops, ftramp_unregister_ops];
+    let _ = [sys::ftramp_drain_tick, ftramp_drain_tick];
 };

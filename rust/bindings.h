@@ -4,6 +4,7 @@
  * few of them (struct ftrace_ops is opaque there on 6.12), so the module runs
  * bindgen on this header with the kernel's own C flags (see Kbuild).
  */
+#include <linux/btf.h>
 #include <linux/execmem.h>
 #include <linux/fs.h>
 #include <linux/ftrace.h>

@@ -16,6 +16,22 @@
  * rule; a sleeping callback gets "scheduling while atomic"). They may run in any
  * context, NMI included, and where RCU is not watching.
  *
+ * Return hooks: an ops with a ret_func (and no func) is called at the return
+ * of every call it asked for. Its optional entry_func runs at entry and returns
+ * true to ask for this call's return, leaving a per-call cookie that ret_func
+ * receives; without entry_func every call's return is delivered (cookie 0).
+ * ret_func gets the return value (ax; dx too for 16-byte returns) and the
+ * registers as they were at entry. A return is delivered only to the ops whose
+ * entry asked for it: an ops that unregistered is never called for a call it
+ * entered before, and an ops registered later (even into a reused slot) never
+ * gets the return of a call it did not enter. At most FTRAMP_MAX_RET_OPS return
+ * ops per function. A function with return hooks runs its body from ftramp's
+ * trampoline, so its arguments must follow a model ftramp knows from BTF
+ * (variadic functions and unknown models are refused with -EOPNOTSUPP).
+ * Tasks may sleep in the body: the trampoline stays until every call that
+ * entered has returned, and ftramp cannot be unloaded (it holds a reference on
+ * itself) until then.
+ *
  * With FTRAMP_OPS_FL_RECURSION the callback is called directly from the
  * function's trampoline (with one ops on the function, no loop and no indirect
  * call) and must guard itself against recursion; without it ftramp wraps the
@@ -47,14 +63,34 @@ struct ftramp_regs {
 typedef void (*ftramp_func_t)(unsigned long ip, unsigned long parent_ip,
 			      struct ftramp_ops *ops, struct ftramp_regs *regs);
 
+/* What a return callback gets besides ip, parent_ip, ops and the cookie. */
+struct ftramp_ret_regs {
+	unsigned long ax;		/* the return value */
+	unsigned long dx;		/* its second half, for 16-byte returns */
+	struct ftramp_regs *regs;	/* the registers as they were at entry */
+};
+
+/* Entry of a return ops: true asks for this call's return; *cookie goes to it. */
+typedef bool (*ftramp_entry_func_t)(unsigned long ip, unsigned long parent_ip,
+				    struct ftramp_ops *ops, struct ftramp_regs *regs,
+				    u64 *cookie);
+typedef void (*ftramp_ret_func_t)(unsigned long ip, unsigned long parent_ip,
+				  struct ftramp_ops *ops, struct ftramp_ret_regs *ret,
+				  u64 cookie);
+
 /* The callback guards its own recursion: call it with no wrapper. */
 #define FTRAMP_OPS_FL_RECURSION	(1UL << 0)
 
+/* Return ops (with ret_func) on one function at most. */
+#define FTRAMP_MAX_RET_OPS	8
+
 struct ftramp_ops {
-	ftramp_func_t func;
+	ftramp_func_t func;		/* entry callback of an entry-only ops */
 	void *private;
 	unsigned long flags;
 	void *internal;		/* ftramp's: non-NULL while ftramp holds state for the ops */
+	ftramp_entry_func_t entry_func;	/* return ops: optional entry callback */
+	ftramp_ret_func_t ret_func;	/* return ops: the return callback */
 };
 
 /* Argument @n (0-5) of the traced function. */
@@ -69,6 +105,16 @@ static inline unsigned long ftramp_regs_arg(const struct ftramp_regs *regs, unsi
 	case 5: return regs->r9;
 	default: return 0;
 	}
+}
+
+/*
+ * Word @n of the function's stack-passed arguments (the 7th and later
+ * integer arguments, structs too large for registers), which lie just above
+ * the saved registers at entry. Only as many words as the function has.
+ */
+static inline unsigned long ftramp_regs_stack(const struct ftramp_regs *regs, unsigned int n)
+{
+	return ((const unsigned long *)(regs + 1))[n];
 }
 
 /*
@@ -91,16 +137,20 @@ static inline unsigned long ftramp_regs_arg(const struct ftramp_regs *regs, unsi
 int ftramp_set_filter(struct ftramp_ops *ops, const char *filter, int reset);
 
 /*
- * Starts calling @ops->func on every function of its filter. Returns 0, -EBUSY
- * (already registered, or ftrace refused a function), -EINVAL (no func),
- * -ENOSPC, -ERANGE or -ENOMEM; on failure nothing changed.
+ * Starts calling @ops on every function of its filter. Returns 0, -EBUSY
+ * (already registered, or ftrace refused a function), -EINVAL (neither func nor
+ * ret_func, or func with ret_func or entry_func), -EOPNOTSUPP (a return ops on a
+ * function whose calling convention ftramp cannot reproduce), -ENOSPC (the pool,
+ * the return ops table, or more than FTRAMP_MAX_RET_OPS return ops on one
+ * function), -ERANGE or -ENOMEM; on failure nothing changed.
  */
 int ftramp_register_ops(struct ftramp_ops *ops);
 
 /*
  * Detaches @ops everywhere and returns once no CPU or task can still be inside
- * its callback or its stub: @ops may be freed and its module unloaded
- * afterwards. Cannot fail (returns 0). Required for every ops that was given a
+ * its callbacks or its stub (return callbacks included: calls still inside a
+ * function return without calling them): @ops may be freed and its module
+ * unloaded afterwards. Cannot fail (returns 0). Required for every ops that was given a
  * filter or registered: ftramp keeps state for it (ops->internal) until then.
  */
 int ftramp_unregister_ops(struct ftramp_ops *ops);

@@ -17,10 +17,14 @@ use kernel::{
 mod api;
 #[path = "arch/x86/mod.rs"]
 mod arch;
+// The function model of return hooks (issue 12): used by the return trampoline, next.
+#[allow(dead_code)]
+mod btf;
 mod compat;
 mod dispatch;
 mod engine;
 mod notifier;
+mod percpu;
 mod resolve;
 mod sys;
 mod tracefs;

@@ -49,8 +49,22 @@ cpu1 0
 say "per-call cost, CPU1 offline: $(nproc) CPU(s) online"
 
 percall() { # TRACEE KIND NOPS
+  local res rc0 rc1
+  rc0=$(stat_field ret_calls)
   if echo "percall $1 $2 $3 $CALLS $REPS" > $C 2>/dev/null; then
-    row percall "$1" "$2" "$3" "$CALLS" "$(cat $C)"
+    res=$(cat $C)
+    rc1=$(stat_field ret_calls)
+    row percall "$1" "$2" "$3" "$CALLS" "${res%%;*}"
+    # Evidence that every return was hooked: the probes' nmissed (module), and for ftramp
+    # the return callbacks its stats counted against the calls made (the warm-up loop
+    # makes min(CALLS, 1000) more).
+    case $res in *";"*) echo "percall $1 $2 $3:${res#*;}" >> "$ev" ;; esac
+    case $2 in
+      ftramp_ret_skip) echo "percall $1 $2 $3: ret_calls +$((rc1 - rc0)), expected 0" >> "$ev" ;;
+      ftramp_ret*)
+        echo "percall $1 $2 $3: ret_calls +$((rc1 - rc0)), expected" \
+          "$(( $3 * (CALLS * REPS + (CALLS < 1000 ? CALLS : 1000)) ))" >> "$ev" ;;
+    esac
   else
     say "percall $*: failed"; row percall "$1" "$2" "$3" "$CALLS" "failed"
   fi
@@ -67,6 +81,26 @@ percall bench direct 1
 percall bench direct_regs 1
 percall bench busy_ftramp 8
 percall bench busy_ftrace 8
+# Entry+return: every entry asks for the return, every handler is empty.
+say "entry+return hooks"
+for n in 1 2 8; do percall bench ftramp_ret $n; percall bench ftramp_ret_assist $n; done
+percall bench ftramp_ret_noentry 1
+percall bench ftramp_ret_skip 1
+percall bench kretprobe 1
+percall bench fprobe_exit 1
+# The kernel's function_graph tracer on the tracee with a 1 s tracing_thresh: its entry
+# asks for every return and neither writes the ring buffer (the calls are far shorter),
+# so it is fgraph's entry+return with the tracer's bookkeeping and two clock reads.
+fgraph_thresh() {
+  echo 1000000 > $TRACEFS/tracing_thresh && echo ftramp_bench_tracee > $TRACEFS/set_ftrace_filter &&
+    echo function_graph > $TRACEFS/current_tracer &&
+    echo "percall bench none 0 $CALLS $REPS" > $C 2>/dev/null &&
+    row percall bench fgraph_thresh 1 "$CALLS" "$(cat $C)" ||
+    { say "function_graph tracer: failed"; row percall bench fgraph_thresh 1 "$CALLS" failed; }
+  echo "function_graph on the tracee: $(grep ftramp_bench_tracee $TRACEFS/enabled_functions)" >> "$ev"
+  echo nop > $TRACEFS/current_tracer; echo > $TRACEFS/set_ftrace_filter; echo 0 > $TRACEFS/tracing_thresh
+}
+fgraph_thresh
 percall bench none 0
 
 say "tracee ftramp_target_a"

@@ -80,8 +80,8 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
     runs=("suite|$FTRAMP_CPU|${FTRAMP_CPUS:-2}|${FTRAMP_APPEND:-}|${FTRAMP_TESTS:-}|")
   fi
   if [ -z "${FTRAMP_TESTS:-}" ] && [ -z "${FTRAMP_CPU+x}" ]; then
-    runs+=("epyc|EPYC|2||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh|call_depth=no thunk=(srso|retbleed)_return_thunk")
-    runs+=("smp4|Skylake-Client|4|$stuff|ftramp_nodrop_stress.sh ftramp_stress_variants.sh|$stuffed")
+    runs+=("epyc|EPYC|2||ftramp_status.sh ftramp_hardened.sh ftramp_ops_lifecycle.sh ftramp_target_count.sh ftramp_ret_values.sh ftramp_ret_nodrop.sh|call_depth=no thunk=(srso|retbleed)_return_thunk")
+    runs+=("smp4|Skylake-Client|4|$stuff|ftramp_nodrop_stress.sh ftramp_stress_variants.sh ftramp_ret_nodrop.sh|$stuffed")
   fi
   for r in "${runs[@]}"; do
     IFS='|' read -r name cpu ncpus append tests expect <<< "$r"

@@ -321,6 +321,41 @@ check "end of (a)-(d)"
 diag "operations run: $OPS; fault points walked: $TOTAL_N (${SUMMARY[*]})"
 diag "fault_hits: $(( $(stat_of fault_hits) - h_start )) faults injected; fault_points passed: $(( $(stat_of fault_points) - p_start )); ${SECONDS}s"
 
+# ---- (f) a return ops: $A (ops 0 on it) moves to its return trampoline, $D gets a new
+# site with one; every fault on the way fails the register and changes nothing ----
+ret_snap() { snapshot; echo "ret_ops $(stat_of ret_ops)"; }
+for N in $(seq 1 "$MAX_N"); do
+  ctl mode 8 count && ctl filter 8 "$A $D" || fail "(f) filter"
+  snap=$(ret_snap)
+  inject "$N" ctl_q register 8
+  op_done=$DONE
+  if [ "$HIT" = 1 ]; then
+    [ "$RC" != 0 ] || fail "(f) N=$N: the injected fault was reached but the register succeeded"
+    [ "$(ret_snap)" = "$snap" ] ||
+      fail "(f) N=$N: the failed register changed something: before [$(echo $snap)] after [$(echo "$(ret_snap)")]"
+    FAILS=$((FAILS + 1))
+    ctl register 8 || fail "(f) N=$N: register after the failed one"
+  else
+    expect_done "(f) N=$N"
+  fi
+  for f in $A $D; do
+    site_line $f | grep -q ' ret$' || fail "(f) N=$N: $f has no return trampoline: $(site_line $f)"
+  done
+  ctl zero
+  check_calls "(f) N=$N"
+  CHECKS=$((CHECKS + 1))
+  [ "$(rfield 8 returns)" -gt 0 ] && [ "$(rfield 8 returns)" = "$(rfield 8 entries)" ] ||
+    fail "(f) N=$N: return ops 8: entries $(rfield 8 entries), returns $(rfield 8 returns)"
+  inject 1 ctl_q unregister 8
+  [ "$RC" = 0 ] || fail "(f) N=$N: unregister 8 failed with a fault injected"
+  site_line $A | grep -q ' ret$' && fail "(f) N=$N: $A kept its return trampoline without return ops"
+  [ "$op_done" = 1 ] && break
+done
+[ "$op_done" = 1 ] || fail "(f) register of a return ops did not complete within $MAX_N fault points"
+drained() { [ "$(stat_of ret_draining)" = 0 ]; }
+wait_until 20 drained || fail "(f) ret_draining $(stat_of ret_draining) after every return ops left"
+totals "(f) return ops" "$N"
+
 # ---- (e) a site ftrace refuses to detach ----
 if [ -w /sys/kernel/debug/kmemleak ]; then
   diag "(e) skipped: kmemleak is on, and a kept site leaks its trampoline memory on purpose"

@@ -116,10 +116,13 @@ else:
     fail(f"no return at +{ret}")
 if b[call] != 0xe8:
     fail(f"no dispatch call at +{call}")
+# The mode site: a 5-byte nop (no return ops) or a jmp to the return trampoline.
+if b[0:5] != bytes.fromhex("0f1f440000") and b[0] != 0xe9:
+    fail("no mode site (nop or jmp) at +0")
 sarqs = [o for o in range(n - 10) if is_sarq(o)]
 if depth == "yes":
-    if 0 not in sarqs:
-        fail("no call depth accounting at entry (the fentry call)")
+    if 5 not in sarqs:
+        fail("no call depth accounting at entry (the fentry call), after the mode site")
     if call - 10 not in sarqs:
         fail("no call depth accounting before the dispatch call")
     if len(sarqs) != 3:
@@ -137,6 +140,78 @@ echo "ftramp_target_a count" >> "$FTRAMP_DIR/hooks" || fail "hook"
 check_tramp direct
 echo "ftramp_target_a stacktrace:1" >> "$FTRAMP_DIR/hooks" || fail "second hook"
 check_tramp list
+
+# The return trampoline (a `ret` hook): both halves, and the entry trampoline's mode site
+# jumping to it.
+echo "ftramp_target_a ret" >> "$FTRAMP_DIR/hooks" || fail "ret hook: $(cat "$FTRAMP_DIR/error_log")"
+check_tramp ret
+rl=$(awk '$1 == "site" && $2 == "ftramp_target_a" && $3 == "ret"' "$FTRAMP_DIR/stats")
+[ -n "$rl" ] || fail "stats has no return trampoline line for ftramp_target_a"
+rv() { sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p" <<< "$rl"; }
+tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
+echo "$tramp 5" > "$TEST_DIR/peek" && mode=$(cat "$TEST_DIR/peek") || fail "peek at the mode site"
+echo "$(rv a | sed s/^0x//) $(rv a_len)" > "$TEST_DIR/peek" && ba=$(cat "$TEST_DIR/peek") || fail "peek at slot A"
+echo "$(rv b | sed s/^0x//) $(rv b_len)" > "$TEST_DIR/peek" && bb=$(cat "$TEST_DIR/peek") || fail "peek at slot B"
+python3 - "$tramp" "$mode" "$(rv a)" "$ba" "$(rv entry_call)" "$(rv b)" "$bb" "$(rv ret_call)" \
+    "$depth" "$thunk" "$placeholder" "$its" "$depth_var" "$(ksym ftramp_target_a)" <<'EOF' || exit $KSFT_FAIL
+import sys
+(tramp, mode, a, ba, ecall, b, bb, rcall, depth, thunk, placeholder, its, depth_var,
+ fn) = sys.argv[1:]
+tramp, a, b, fn = int(tramp, 16), int(a, 16), int(b, 16), int(fn, 16)
+mode, ba, bb = bytes.fromhex(mode), bytes.fromhex(ba), bytes.fromhex(bb)
+ecall, rcall, depth_var, thunk = int(ecall), int(rcall), int(depth_var, 16), int(thunk, 16)
+placeholder = int(placeholder, 16) if placeholder else -1
+its = int(its, 16) if its else -1
+def fail(msg):
+    print(f"# FAIL: return trampoline: {msg}")
+    sys.exit(1)
+def dest(code, at, off):
+    rel = int.from_bytes(code[off + 1:off + 5], "little", signed=True)
+    return (at + off + 5 + rel) & (2**64 - 1)
+SARQ = (bytes.fromhex("6548c13c25"), bytes.fromhex("6548c13d"))
+def sarqs(code, at):
+    out = []
+    for o in range(len(code) - 9):
+        if any(code[o:o + len(p)] == p for p in SARQ) and (code[o + 9] == 5 or code[o + 8] == 5):
+            var = (int.from_bytes(code[o + 5:o + 9], "little", signed=True) & (2**64 - 1)
+                   if code[o + 3] == 0x3c else
+                   (at + o + 9 + int.from_bytes(code[o + 4:o + 8], "little", signed=True)) & (2**64 - 1))
+            if var != depth_var:
+                fail(f"call depth accounting at {at + o:x} updates {var:x}, the kernel's is {depth_var:x}")
+            out.append(o)
+    return out
+if mode[0] != 0xe9 or dest(mode, tramp, 0) != a:
+    fail(f"the mode site is {mode.hex()}, not a jmp to slot A {a:x}")
+if ba[ecall] != 0xe8 or bb[rcall] != 0xe8:
+    fail(f"no entry dispatch call at A+{ecall} or no return dispatch call at B+{rcall}")
+body = len(ba) - 10
+if ba[body] != 0xe8 or dest(ba, a, body) - fn not in (5, 9):
+    fail(f"A+{body} does not call the body (ftramp_target_a+5, or +9 past endbr)")
+if ba[-5] != 0xe9 or dest(ba, a, len(ba) - 5) != b:
+    fail("slot A does not end with a jmp to slot B")
+r = len(bb) - 5
+if bb[r] == 0xe9:
+    d = dest(bb, b, r)
+    if d == placeholder or d != thunk:
+        fail(f"returns through {d:x}, the kernel's return thunk is {thunk:x}")
+elif bb[r:r + 2] == b"\xc3\xcc":
+    if thunk and not (thunk == its and (b + r) & 0x20):
+        fail(f"plain ret, but the kernel returns through {thunk:x}")
+else:
+    fail(f"no return at B+{r}")
+sa, sb = sarqs(ba, a), sarqs(bb, b)
+if depth == "yes":
+    want_a = {0, ecall - 10, body - 10}
+    if not want_a <= set(sa) or len(sa) != 4:
+        fail(f"slot A accounts at {sa}, want entry, the entry dispatch, the reschedule, the body call")
+    if rcall - 10 not in sb or len(sb) != 2:
+        fail(f"slot B accounts at {sb}, want the return dispatch and the reschedule")
+elif sa or sb:
+    fail(f"call depth accounting at A{sa} B{sb} although the kernel does not track call depth")
+print(f"# return trampoline: mode jmp -> A {a:x}, body call at A+{body}, return "
+      f"{'jmp %x' % dest(bb, b, r) if bb[r] == 0xe9 else 'ret; int3'}, "
+      f"{len(sa)}+{len(sb)} call depth accountings")
+EOF
 sleep 0.5
 echo stop > "$TARGET_DIR/run"
 
@@ -144,10 +219,12 @@ echo stop > "$TARGET_DIR/run"
 # Exactly counted calls through the list-mode trampoline (its return and accounting run
 # on every call), by the target and by the count hook.
 hits() { awk '$1 == "hook" && $2 == "ftramp_target_a" && $3 == "count" { sub(/hits=/, "", $4); print $4 }' "$FTRAMP_DIR/stats"; }
-h0=$(hits)
+rets() { awk '$1 == "hook" && $2 == "ftramp_target_a" && $3 == "ret" { sub(/hits=/, "", $4); print $4 }' "$FTRAMP_DIR/stats"; }
+h0=$(hits) r0=$(rets)
 echo 1 > "$TARGET_DIR/reset"
 echo "a kthread 100000" > "$TARGET_DIR/run" || fail "run a kthread failed"
 [ "$(target_count a)" = 100000 ] || fail "target counted $(target_count a) calls, 100000 were made"
 [ $(( $(hits) - h0 )) = 100000 ] || fail "count hook saw $(( $(hits) - h0 )) of 100000 calls"
-diag "100000 calls through the hardened list-mode trampoline, each counted once"
+[ $(( $(rets) - r0 )) = 100000 ] || fail "ret hook saw $(( $(rets) - r0 )) of 100000 returns"
+diag "100000 calls through the hardened return trampoline, each entered and returned once"
 exit $KSFT_PASS

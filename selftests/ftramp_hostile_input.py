@@ -224,9 +224,21 @@ def kernel_direct():
             m = re.search(r"\(\d+\)[^\t]*", line)
             d = bool(m and " D " in m.group(0))
         elif "direct-->" in line:
-            addr = int(line.split("direct-->")[1].strip(), 16)
+            addr = direct_addr(line.split("direct-->")[1].strip())
     flush()
     return out
+
+
+def direct_addr(text):
+    """A direct-call target as the kernel prints it: hex, or symbolized in ftramp's
+    region ("ftramp_trampolines+0xOFF/0xLEN": it is in the BPF symbol table), made
+    absolute from the region's start in ftramp's status."""
+    m = re.match(r"ftramp_trampolines\+0x([0-9a-f]+)/", text)
+    if not m:
+        return int(text, 16)
+    st = read(T + "/ftramp/status").decode()
+    base = re.search(r"^trampolines: 0x([0-9a-f]+)-", st, re.M)
+    return int(base.group(1), 16) + int(m.group(1), 16)
 
 
 def expect_hooks(label, hooks, sites):

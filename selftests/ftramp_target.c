@@ -22,6 +22,26 @@
  *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs, 16 nmi; <funcs> as above);
  *          "batch <n>" calls each of ftramp_target_batch_00..99 n times.
  *
+ * Return hooks (issue 12). <funcs> may also hold "v": one round of the value
+ * functions ftramp_target_v1, _v6, _v7, _v8 (1, 6, 7, 8 integer arguments), _v16
+ * (returns a 16-byte struct) and _vs24 (takes a 24-byte struct by value, on the
+ * stack), with arguments that change at every round, each result checked against
+ * ftramp_v*_expect(): a wrong one counts in "values_wrong" (count). More of run:
+ *   "rec <depth> <n>"   n calls of the recursive ftramp_target_rec(depth), with
+ *                       preemption off (so a callback may keep per-CPU order state)
+ *   "tail <n>"          n calls of ftramp_target_tail_top -> _tail_caller, which
+ *                       tail-calls (jmp) ftramp_target_tail_callee
+ *   "unwind <n>"        n calls of ftramp_target_unwind_caller -> _unwind, whose
+ *                       body takes a stack trace that must name its caller
+ *                       ("unwind_ok"/"unwind_bad")
+ *   "sleep <n> <depth>" starts n kthreads, each calling ftramp_target_sleep(depth),
+ *                       which recurses to 0 and sleeps there until "wake"; returns
+ *                       at once ("sleepers": how many are asleep at the bottom now)
+ *   "wake"              wakes them and returns once every one has returned and
+ *                       checked its result ("sleep_done", "sleep_wrong")
+ * Wrong results of rec, tail and unwind count in "rec_wrong", "tail_wrong",
+ * "unwind_wrong".
+ *
  * The eqs context: kthreads that make their calls in batches of EQS_BATCH with
  * interrupts disabled and the CPU in an RCU extended quiescent state
  * (ct_idle_enter(), as the idle loop does), so that RCU is not watching while
@@ -57,7 +77,10 @@
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/stacktrace.h>
+#include <linux/kallsyms.h>
 #include <linux/timer.h>
+#include <linux/wait.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
 
@@ -69,8 +92,18 @@
 #define NR_TARGETS 4
 #define BATCH_IDX FTRAMP_TARGET_BATCH
 
-/* Per CPU and per context the call ran in: targets a-d, then the batch functions. */
-static DEFINE_PER_CPU(unsigned long, target_calls[NR_TARGETS + 1][FTRAMP_NR_CTX]);
+#define NR_COUNTED FTRAMP_TARGET_NR_COUNTED
+
+/*
+ * Per CPU and per context the call ran in: targets a-d, then the batch functions,
+ * then the return-hook targets (ftramp_target.h).
+ */
+static DEFINE_PER_CPU(unsigned long, target_calls[NR_COUNTED][FTRAMP_NR_CTX]);
+
+static __always_inline void count_call(int idx)
+{
+	this_cpu_inc(target_calls[idx][ftramp_target_ctx()]);
+}
 
 /*
  * The targets. noinline keeps a real function with an fentry site; the per-CPU
@@ -114,7 +147,232 @@ static void (*const batch_fns[100])(void) = {
 static void (*const targets[NR_TARGETS])(void) = {
 	ftramp_target_a, ftramp_target_b, ftramp_target_c, ftramp_target_d,
 };
-static const char *const target_names[NR_TARGETS + 1] = { "a", "b", "c", "d", "batch" };
+static const char *const target_names[NR_COUNTED] = {
+	"a", "b", "c", "d", "batch", "v1", "v6", "v7", "v8", "v16", "vs24", "rec", "sleep",
+	"tail", "unwind",
+};
+
+/* ---- return-hook targets (issue 12) ---- */
+
+static int oracle_mutant;
+module_param(oracle_mutant, int, 0644);
+MODULE_PARM_DESC(oracle_mutant,
+		 "Test only: 1 ftramp_target_v8 drops its 8th argument, 2 the unwind probe looks for a function not on the stack");
+
+/*
+ * noinline keeps a real function with an fentry site; OPTIMIZER_HIDE_VAR() makes
+ * every argument and inner result opaque, so the compiler can neither fold a
+ * call nor turn the recursion into a loop; the count is a side effect, so no two
+ * calls with equal arguments can be merged.
+ */
+noinline long ftramp_target_v1(long a)
+{
+	count_call(FTRAMP_TARGET_V1);
+	OPTIMIZER_HIDE_VAR(a);
+	return ftramp_v1_expect(a);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_v1);
+
+noinline long ftramp_target_v6(long a, long b, long c, long d, long e, long f)
+{
+	count_call(FTRAMP_TARGET_V6);
+	OPTIMIZER_HIDE_VAR(a);
+	OPTIMIZER_HIDE_VAR(f);
+	return ftramp_v6_expect(a, b, c, d, e, f);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_v6);
+
+/* The 7th argument is the first on the stack. */
+noinline long ftramp_target_v7(long a, long b, long c, long d, long e, long f, long g)
+{
+	count_call(FTRAMP_TARGET_V7);
+	OPTIMIZER_HIDE_VAR(a);
+	OPTIMIZER_HIDE_VAR(g);
+	return ftramp_v7_expect(a, b, c, d, e, f, g);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_v7);
+
+noinline long ftramp_target_v8(long a, long b, long c, long d, long e, long f, long g, long h)
+{
+	count_call(FTRAMP_TARGET_V8);
+	OPTIMIZER_HIDE_VAR(a);
+	OPTIMIZER_HIDE_VAR(h);
+	/* The mutant: what a caller sees when the 2nd stack word is lost. */
+	if (unlikely(READ_ONCE(oracle_mutant) == 1))
+		h = 0;
+	return ftramp_v8_expect(a, b, c, d, e, f, g, h);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_v8);
+
+noinline struct ftramp_pair ftramp_target_v16(long a, long b)
+{
+	count_call(FTRAMP_TARGET_V16);
+	OPTIMIZER_HIDE_VAR(a);
+	OPTIMIZER_HIDE_VAR(b);
+	return ftramp_v16_expect(a, b);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_v16);
+
+/* k in di, m in si, t on the stack (3 words). */
+noinline long ftramp_target_vs24(long k, struct ftramp_trio t, long m)
+{
+	count_call(FTRAMP_TARGET_VS24);
+	OPTIMIZER_HIDE_VAR(k);
+	OPTIMIZER_HIDE_VAR(t.c);
+	return ftramp_vs24_expect(k, t.a, t.b, t.c, m);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_vs24);
+
+noinline unsigned long ftramp_target_rec(unsigned long depth)
+{
+	unsigned long r;
+
+	count_call(FTRAMP_TARGET_REC);
+	if (!depth)
+		return FTRAMP_REC_BASE;
+	r = ftramp_target_rec(depth - 1);
+	OPTIMIZER_HIDE_VAR(r);
+	return 3 * r + depth;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_rec);
+
+/* Sleepers of ftramp_target_sleep (see "sleep" and "wake"). */
+static DECLARE_WAIT_QUEUE_HEAD(sleep_wq);
+static bool sleep_release;
+static atomic_t sleepers = ATOMIC_INIT(0);
+
+noinline unsigned long ftramp_target_sleep(unsigned long depth)
+{
+	unsigned long r;
+
+	count_call(FTRAMP_TARGET_SLEEP);
+	if (depth) {
+		r = ftramp_target_sleep(depth - 1);
+		OPTIMIZER_HIDE_VAR(r);
+		return 3 * r + depth;
+	}
+	atomic_inc(&sleepers);
+	/* TASK_IDLE: a long sleep here is no hung task. */
+	wait_event_idle(sleep_wq, READ_ONCE(sleep_release));
+	atomic_dec(&sleepers);
+	return FTRAMP_REC_BASE;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_sleep);
+
+noinline unsigned long ftramp_target_tail_callee(unsigned long x)
+{
+	count_call(FTRAMP_TARGET_TAIL);
+	OPTIMIZER_HIDE_VAR(x);
+	return x * 5 + 2;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_tail_callee);
+
+/*
+ * A tail call: compiled as a jmp to the callee (no frame pointers, so sibling
+ * calls are on; ftramp_ret_recursion.sh checks the disassembly), which then
+ * returns straight to tail_top.
+ */
+noinline unsigned long ftramp_target_tail_caller(unsigned long x)
+{
+	return ftramp_target_tail_callee(x + 1);
+}
+EXPORT_SYMBOL_GPL(ftramp_target_tail_caller);
+
+noinline unsigned long ftramp_target_tail_top(unsigned long x)
+{
+	unsigned long r = ftramp_target_tail_caller(x);
+
+	/* Not a tail call itself: the callee's return must land here. */
+	OPTIMIZER_HIDE_VAR(r);
+	return r;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_tail_top);
+
+notrace bool ftramp_target_trace_has(const unsigned long *entries, unsigned int n,
+				     const char *name)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		sprint_symbol_no_offset(sym, entries[i]);
+		/* A module symbol reads "name [module]". */
+		if (!strncmp(sym, name, strlen(name)) &&
+		    (sym[strlen(name)] == '\0' || sym[strlen(name)] == ' '))
+			return true;
+	}
+	return false;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_trace_has);
+
+#define UNWIND_DEPTH 32
+static atomic_long_t unwind_ok = ATOMIC_LONG_INIT(0), unwind_bad = ATOMIC_LONG_INIT(0);
+
+noinline unsigned long ftramp_target_unwind(unsigned long x)
+{
+	const char *want = READ_ONCE(oracle_mutant) == 2 ? "ftramp_target_unwind_nosuch" :
+							    "ftramp_target_unwind_caller";
+	unsigned long entries[UNWIND_DEPTH];
+	unsigned int n, i;
+
+	count_call(FTRAMP_TARGET_UNWIND);
+	n = stack_trace_save(entries, UNWIND_DEPTH, 0);
+	if (ftramp_target_trace_has(entries, n, want)) {
+		atomic_long_inc(&unwind_ok);
+	} else if (atomic_long_inc_return(&unwind_bad) == 1) {
+		/* The first bad trace, for the log (info: the test reports the failure). */
+		pr_info("unwind: no ftramp_target_unwind_caller in the body's trace:\n");
+		for (i = 0; i < n; i++)
+			pr_info("unwind:   %pS\n", (void *)entries[i]);
+	}
+	OPTIMIZER_HIDE_VAR(x);
+	return x ^ 0x5a5a;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_unwind);
+
+noinline unsigned long ftramp_target_unwind_caller(unsigned long x)
+{
+	unsigned long r = ftramp_target_unwind(x);
+
+	OPTIMIZER_HIDE_VAR(r);
+	return r + 1;
+}
+EXPORT_SYMBOL_GPL(ftramp_target_unwind_caller);
+
+/* Wrong results seen by the callers of the functions above. */
+static DEFINE_PER_CPU(unsigned long, values_wrong[FTRAMP_NR_CTX]);
+static atomic_long_t rec_wrong = ATOMIC_LONG_INIT(0), tail_wrong = ATOMIC_LONG_INIT(0);
+static atomic_long_t unwind_wrong = ATOMIC_LONG_INIT(0);
+static DEFINE_PER_CPU(unsigned long, values_seq);
+
+/*
+ * One call of each value function, from any context (NMI too), with arguments
+ * from a per-CPU sequence mixed with the CPU and context: every round differs.
+ */
+static void values_round(void)
+{
+	int ctx = ftramp_target_ctx();
+	unsigned long s = this_cpu_inc_return(values_seq);
+	unsigned long x = s * 0x9e3779b97f4a7c15UL ^ ((unsigned long)smp_processor_id() << 40) ^
+			  ((unsigned long)ctx << 56);
+	unsigned long a = x, b = x >> 3, c = x >> 7, d = x >> 11, e = x >> 13, f = x >> 17;
+	unsigned long g = x >> 19, h = x >> 23;
+	struct ftramp_trio t = { x >> 29, x >> 31, x >> 37 };
+	struct ftramp_pair p, pe;
+	unsigned int bad = 0;
+
+	bad += ftramp_target_v1(a) != ftramp_v1_expect(a);
+	bad += ftramp_target_v6(a, b, c, d, e, f) != ftramp_v6_expect(a, b, c, d, e, f);
+	bad += ftramp_target_v7(a, b, c, d, e, f, g) != ftramp_v7_expect(a, b, c, d, e, f, g);
+	bad += ftramp_target_v8(a, b, c, d, e, f, g, h) !=
+	       ftramp_v8_expect(a, b, c, d, e, f, g, h);
+	p = ftramp_target_v16(a, b);
+	pe = ftramp_v16_expect(a, b);
+	bad += p.lo != pe.lo || p.hi != pe.hi;
+	bad += ftramp_target_vs24(a, t, h) != ftramp_vs24_expect(a, t.a, t.b, t.c, h);
+	if (bad)
+		this_cpu_add(values_wrong[ctx], bad);
+}
 
 /* notrace: the test ops' callbacks call it (a glob on ftramp_target_* must not recurse). */
 notrace unsigned long ftramp_target_cell(int idx, int cpu, int ctx)
@@ -580,12 +838,18 @@ EXPORT_SYMBOL_GPL(ftramp_target_stop);
 
 static struct dentry *dir;
 
-/* Parses "<funcs>": letters a-d, 1 to MAX_SEQ of them. */
+/* Parses "<funcs>": letters a-d and v, 1 to MAX_SEQ of them. */
 static int parse_seq(const char *s, struct seq *sq)
 {
 	sq->n = 0;
 	for (; *s; s++) {
-		if (*s < 'a' || *s >= 'a' + NR_TARGETS || sq->n == MAX_SEQ)
+		if (sq->n == MAX_SEQ)
+			return -EINVAL;
+		if (*s == 'v') {
+			sq->fns[sq->n++] = values_round;
+			continue;
+		}
+		if (*s < 'a' || *s >= 'a' + NR_TARGETS)
 			return -EINVAL;
 		sq->fns[sq->n++] = targets[*s - 'a'];
 	}
@@ -600,6 +864,141 @@ static int lookup(const char *const *names, int n, const char *s)
 		if (!strcmp(names[i], s))
 			return i;
 	return -1;
+}
+
+/* ---- sleepers: kthreads inside ftramp_target_sleep until "wake" ---- */
+
+#define MAX_SLEEPERS 256
+#define MAX_SLEEP_DEPTH 32
+static DEFINE_MUTEX(sleep_lock);
+static struct task_struct **sleep_tasks;
+static unsigned int nr_sleep_tasks;
+static unsigned long sleep_depth;
+static atomic_t sleep_done = ATOMIC_INIT(0);
+static atomic_long_t sleep_wrong = ATOMIC_LONG_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(sleep_done_wq);
+
+static int sleep_thread(void *data)
+{
+	if (ftramp_target_sleep(sleep_depth) != ftramp_rec_expect(sleep_depth))
+		atomic_long_inc(&sleep_wrong);
+	atomic_inc(&sleep_done);
+	wake_up(&sleep_done_wq);
+	/* Stay until kthread_stop() so the task can be reaped safely. */
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+/* Wakes the sleepers and reaps them once all have returned. Under sleep_lock. */
+static void sleep_finish(void)
+{
+	unsigned int i;
+
+	WRITE_ONCE(sleep_release, true);
+	wake_up_all(&sleep_wq);
+	wait_event(sleep_done_wq, atomic_read(&sleep_done) == nr_sleep_tasks);
+	for (i = 0; i < nr_sleep_tasks; i++)
+		kthread_stop(sleep_tasks[i]);
+	kfree(sleep_tasks);
+	sleep_tasks = NULL;
+	nr_sleep_tasks = 0;
+}
+
+static int sleep_start(unsigned int n, unsigned long depth)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (!n || n > MAX_SLEEPERS || depth > MAX_SLEEP_DEPTH)
+		return -EINVAL;
+	mutex_lock(&sleep_lock);
+	if (sleep_tasks) {
+		ret = -EBUSY;
+		goto out;
+	}
+	sleep_tasks = kcalloc(n, sizeof(*sleep_tasks), GFP_KERNEL);
+	if (!sleep_tasks) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	WRITE_ONCE(sleep_release, false);
+	atomic_set(&sleep_done, 0);
+	sleep_depth = depth;
+	for (i = 0; i < n; i++) {
+		struct task_struct *t = kthread_run(sleep_thread, NULL, "ftramp_sleep/%u", i);
+
+		if (IS_ERR(t)) {
+			ret = PTR_ERR(t);
+			break;
+		}
+		sleep_tasks[nr_sleep_tasks++] = t;
+	}
+	if (ret)
+		sleep_finish();
+out:
+	mutex_unlock(&sleep_lock);
+	return ret;
+}
+
+static int sleep_wake(void)
+{
+	int ret = -EINVAL;
+
+	mutex_lock(&sleep_lock);
+	if (sleep_tasks) {
+		sleep_finish();
+		ret = 0;
+	}
+	mutex_unlock(&sleep_lock);
+	return ret;
+}
+
+/* The return-hook callers of run (see the top of the file); 0 or -errno. */
+static int run_ret_cmd(const char *buf, bool *handled)
+{
+	unsigned long n, depth, i;
+	unsigned int nt;
+
+	*handled = true;
+	if (sscanf(buf, "rec %lu %lu", &depth, &n) == 2) {
+		if (depth > MAX_SLEEP_DEPTH)
+			return -EINVAL;
+		for (i = 0; i < n; i++) {
+			unsigned long r;
+
+			preempt_disable();
+			r = ftramp_target_rec(depth);
+			preempt_enable();
+			if (r != ftramp_rec_expect(depth))
+				atomic_long_inc(&rec_wrong);
+			if (i % 256 == 255)
+				cond_resched();
+		}
+		return 0;
+	}
+	if (sscanf(buf, "tail %lu", &n) == 1) {
+		for (i = 0; i < n; i++)
+			if (ftramp_target_tail_top(i) != ftramp_tail_expect(i))
+				atomic_long_inc(&tail_wrong);
+		return 0;
+	}
+	if (sscanf(buf, "unwind %lu", &n) == 1) {
+		for (i = 0; i < n; i++)
+			if (ftramp_target_unwind_caller(i) != ((i ^ 0x5a5a) + 1))
+				atomic_long_inc(&unwind_wrong);
+		return 0;
+	}
+	if (sscanf(buf, "sleep %u %lu", &nt, &depth) == 2)
+		return sleep_start(nt, depth);
+	if (!strcmp(buf, "wake"))
+		return sleep_wake();
+	*handled = false;
+	return 0;
 }
 
 static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
@@ -618,6 +1017,13 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 	if (!strcmp(strim(buf), "stop")) {
 		ret = ftramp_target_stop();
 		return ret ? ret : len;
+	}
+	{
+		bool handled;
+
+		ret = run_ret_cmd(strim(buf), &handled);
+		if (handled)
+			return ret ? ret : len;
 	}
 	if (sscanf(buf, "batch %lu", &calls) == 1) {
 		unsigned long i;
@@ -657,13 +1063,24 @@ static int count_show(struct seq_file *m, void *v)
 {
 	int i, cpu;
 
-	for (i = 0; i <= NR_TARGETS; i++)
+	for (i = 0; i < NR_COUNTED; i++)
 		seq_printf(m, "%s %lu\n", target_names[i], ftramp_target_count(i));
 	seq_printf(m, "eqs_batches %lu\neqs_not_watching %lu\n", sum_cpus(&eqs_batches),
 		   sum_cpus(&eqs_not_watching));
 	seq_printf(m, "nmi_sent %lu\nnmi_handled %lu\nnmi_lost %lu\n", sum_cpus(&nmi_sent),
 		   sum_cpus(&nmi_handled), sum_cpus(&nmi_lost));
-	for (i = 0; i <= NR_TARGETS; i++)
+	seq_printf(m, "values_wrong %lu\nrec_wrong %ld\ntail_wrong %ld\nunwind_wrong %ld\n",
+		   sum_cpus(&values_wrong[FTRAMP_CTX_TASK]) +
+		   sum_cpus(&values_wrong[FTRAMP_CTX_SOFTIRQ]) +
+		   sum_cpus(&values_wrong[FTRAMP_CTX_HARDIRQ]) +
+		   sum_cpus(&values_wrong[FTRAMP_CTX_NMI]),
+		   atomic_long_read(&rec_wrong), atomic_long_read(&tail_wrong),
+		   atomic_long_read(&unwind_wrong));
+	seq_printf(m, "unwind_ok %ld\nunwind_bad %ld\n", atomic_long_read(&unwind_ok),
+		   atomic_long_read(&unwind_bad));
+	seq_printf(m, "sleepers %d\nsleep_done %d\nsleep_wrong %ld\n", atomic_read(&sleepers),
+		   atomic_read(&sleep_done), atomic_long_read(&sleep_wrong));
+	for (i = 0; i < NR_COUNTED; i++)
 		for_each_online_cpu(cpu) {
 			unsigned long *n = per_cpu(target_calls[i], cpu);
 
@@ -687,7 +1104,14 @@ static void reset_counts(void)
 		per_cpu(nmi_sent, cpu) = 0;
 		per_cpu(nmi_handled, cpu) = 0;
 		per_cpu(nmi_lost, cpu) = 0;
+		memset(per_cpu_ptr(&values_wrong, cpu), 0, sizeof(values_wrong));
 	}
+	atomic_long_set(&rec_wrong, 0);
+	atomic_long_set(&tail_wrong, 0);
+	atomic_long_set(&unwind_wrong, 0);
+	atomic_long_set(&unwind_ok, 0);
+	atomic_long_set(&unwind_bad, 0);
+	atomic_long_set(&sleep_wrong, 0);
 }
 
 void ftramp_target_reset(void)
@@ -801,6 +1225,7 @@ static int __init target_init(void)
 static void __exit target_exit(void)
 {
 	ftramp_target_stop();
+	sleep_wake();
 	debugfs_remove(dir);
 	/* After every sender stopped: no NMI of ours is pending any more. */
 	unregister_nmi_handler(NMI_LOCAL, "ftramp_target");

@@ -47,7 +47,16 @@
  *                         ftramp calls through ops_assist;
  *                   0x400 the site is ten sites, ftramp_target_batch_00..09,
  *                         switched together in each round while every caller
- *                         calls all ten in turn.
+ *                         calls all ten in turn;
+ *                   0x800 return hooks: P is return ops 8 (count mode: entry
+ *                         and return counted, both exact), and the toggles
+ *                         alternate between the entry-only Q (flips the entry
+ *                         dispatch) and return ops 9 (flips both dispatch sites);
+ *                   0x1000 return hooks, moving: P is the entry-only ops and
+ *                         only return ops 9 toggles, so the function moves
+ *                         between the entry-only and the return trampoline in
+ *                         every round (P must still be exact).
+ *                 With 0x800/0x1000 the result also has the ret_* lines.
  *                 The oracle (see tally()): per CPU and per context, P (and R)
  *                 saw exactly the calls the target counted, Q at most as many,
  *                 and no ops was called twice for one call (doubles: a
@@ -55,6 +64,9 @@
  *                 previous call on this CPU in this context; exact while each
  *                 CPU has one task-context caller, i.e. not kthread and eqs
  *                 together).
+ *             mode K MODE          what ops K does: entry ops (0-7): count |
+ *                                  parent (also keeps the last parent_ip); return
+ *                                  ops (8-17): see "Return ops" below
  *             misuse              the C API's answers to a caller's mistakes (see
  *                                  misuse()); -EPROTO, with a pr_err per wrong answer
  *             fprobe on|off        a kernel fprobe on ftramp_target_a (fprobe_ctl())
@@ -63,8 +75,35 @@
  *           reads the second field), then "poisoned N" (never reset by zero).
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
  *   fprobe  read: that fprobe's counts.
- *   peek    write "ADDR LEN" (hex address, 1-128 bytes), then read: those bytes in
+ *   peek    write "ADDR LEN" (hex address, 1-256 bytes: a slot), then read: those bytes in
  *           hex (copy_from_kernel_nofault), e.g. a freed trampoline slot's int3 filler.
+ *
+ * Return ops (issue 12): ops 8-17 of ctl (filter, filter+, register, unregister,
+ * poison, retire and mode as for the others) have a ret_func, and an entry_func
+ * except in mode noentry. Their counts are in debugfs "ret": per ops entries,
+ * returns, wrong (a bad return value, cookie, order, parent or unwind), regs_wrong
+ * (ret->regs are not the entry's), unentered (a return whose cookie this
+ * registration of the ops never left: a stale delivery) and ok (tail, unwind).
+ * A count-mode cookie names the ops, its registration (a generation bumped by
+ * every register) and the CPU and context of the entry; the return is counted in
+ * that CPU's and context's cell, so the stress oracle compares entries and
+ * returns per CPU and context too. Modes:
+ *   count    entry and return counted (the oracle's kind)
+ *   value    for the value functions (ftramp_target_v*): the entry computes the
+ *            expected return value from its registers and stack words
+ *            (ftramp_regs_stack()) into the cookie; the return compares ax (and
+ *            dx for the 16-byte return) with it, and with the value recomputed
+ *            from ret->regs (regs_wrong)
+ *   noentry  no entry_func: the cookie must be 0; the return compares ax/dx
+ *            with the value recomputed from ret->regs
+ *   order    for ftramp_target_rec (called with preemption off): the entry
+ *            pushes its depth on a per-CPU stack and leaves it as the cookie;
+ *            each return must pop its own depth (innermost first) and return
+ *            r(depth); the first 64 entries and returns are logged
+ *   tail     for ftramp_target_tail_callee: the return's parent_ip must equal the
+ *            entry's and lie in ftramp_target_tail_top (the tail-caller's caller)
+ *   unwind   for ftramp_target_unwind: a stack trace taken in the return
+ *            callback must contain ftramp_target_unwind_caller
  *
  * Module parameter leak_on_exit (a deliberately broken API user, for
  * ftramp_forgetful_user.sh): module exit leaves every ops registered. See
@@ -74,7 +113,10 @@
  * totals would not): 1 counts a callback's hardirq calls as task calls (a drop in
  * one context and a double call in another that cancel in the totals); 2 makes
  * the toggled ops' callback run its body twice per call (a double call of the
- * toggled ops, which is never compared exactly).
+ * toggled ops, which is never compared exactly). For the return ops: 3 leaves a
+ * value-mode cookie off by one (a wrong cookie delivered), 4 leaves count-mode
+ * cookies of the previous registration (a stale delivery: unentered), 5 makes
+ * the order mode pop the outermost depth (returns out of order).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -89,6 +131,8 @@
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/kallsyms.h>
+#include <linux/stacktrace.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
 
@@ -102,14 +146,38 @@
 #define STRESS_THIRD	0x100	/* R attached throughout: list(2) <-> list(3) */
 #define STRESS_GUARDED	0x200	/* ops 4-6: the guarded kind (through ops_assist) */
 #define STRESS_BATCH	0x400	/* ten sites switched together */
+#define STRESS_RET	0x800	/* P is a return ops; Q and return ops 9 toggle in turn */
+#define STRESS_RET_MOVE	0x1000	/* P entry-only; return ops 9 toggles: trampolines change */
 #define STRESS_SITES	10
+
+/* Return ops: ctl's K NR_OPS .. NR_OPS + NR_ROPS - 1 (more than FTRAMP_MAX_RET_OPS). */
+#define NR_ROPS		10
+#define ROPS_P		0	/* the persistent return ops of stress (ctl 8) */
+#define ROPS_T		1	/* the toggled return ops of stress (ctl 9) */
 
 struct test_ops {
 	struct ftramp_ops ops;
 	bool registered;
 	bool dead;		/* poisoned: must never be called */
+	bool record_parent;	/* mode parent: keep the last parent_ip */
 	unsigned int spin_us;
+	unsigned long last_parent;
 };
+
+enum rmode { RM_COUNT, RM_VALUE, RM_NOENTRY, RM_ORDER, RM_TAIL, RM_UNWIND, NR_RMODES };
+static const char *const rmode_names[NR_RMODES] = {
+	"count", "value", "noentry", "order", "tail", "unwind",
+};
+
+struct ret_ops {
+	struct ftramp_ops ops;
+	bool registered;
+	bool dead;		/* poisoned: must never be called */
+	enum rmode mode;
+	u32 gen;		/* bumped by every register: names the registration */
+};
+
+static struct ret_ops rops[NR_ROPS];
 
 static struct test_ops tops[NR_OPS];
 static DEFINE_MUTEX(ctl_lock);
@@ -132,10 +200,42 @@ static int track_idx = -1;
 static DEFINE_PER_CPU(unsigned long, last_seen[NR_OPS][FTRAMP_NR_CTX]);
 static DEFINE_PER_CPU(unsigned long, doubles[NR_OPS]);
 
+/*
+ * Return ops' counters. Entries count on the entry's CPU; returns count in the
+ * cell of the entry's CPU and context (from the cookie, count mode), on whatever
+ * CPU the return runs: atomics.
+ */
+static atomic_long_t r_wrong[NR_ROPS], r_regs_wrong[NR_ROPS], r_unentered[NR_ROPS];
+static atomic_long_t r_ok[NR_ROPS];
+/* tail: the last parent_ip a return saw; unwind: the first bad trace is printed. */
+static unsigned long r_last_parent[NR_ROPS];
+/* order: a per-CPU stack of the depths entered, and the first ORDER_LOG events. */
+#define ORDER_MAX 64
+struct order_stack {
+	unsigned int n;
+	unsigned long depth[ORDER_MAX];
+};
+/*
+ * Allocated at load (alloc_percpu), not static: modules' static per-CPU data comes
+ * from a small reserved area that ftramp, ftramp_target and this module share, and
+ * ftramp_preempt_callback.sh reloads this module 30 times.
+ */
+struct rpc {
+	unsigned long entries[NR_ROPS][FTRAMP_NR_CTX];
+	atomic_long_t returns[NR_ROPS][FTRAMP_NR_CTX];
+	unsigned long last_seen[NR_ROPS][FTRAMP_NR_CTX];
+	unsigned long doubles[NR_ROPS];
+	struct order_stack order;
+};
+static struct rpc __percpu *rpc;
+#define ORDER_LOG 64
+static long order_log_entry[ORDER_LOG], order_log_ret[ORDER_LOG];
+static atomic_t order_log_entries = ATOMIC_INIT(0), order_log_rets = ATOMIC_INIT(0);
+
 static int oracle_mutant;
 module_param(oracle_mutant, int, 0644);
 MODULE_PARM_DESC(oracle_mutant,
-		 "Test only: 1 files hardirq calls under task, 2 calls the toggled ops' body twice");
+		 "Test only: 1 files hardirq calls under task, 2 calls the toggled ops' body twice, 3-5 see ftramp_test_ops.c");
 
 static bool leak_on_exit;
 module_param(leak_on_exit, bool, 0644);
@@ -152,6 +252,14 @@ static struct {
 	/* Sum over CPUs and contexts of |target - P| and |target - R|; of max(0, Q - target). */
 	unsigned long mismatch, toggled_excess, doubles;
 	unsigned int sites;
+	/* STRESS_RET / STRESS_RET_MOVE: 1 / 2 (0: none). */
+	int ret_mode;
+	/* P's returns (ret mode 1), T's entries and returns, per context. */
+	unsigned long ret_returns_ctx[FTRAMP_NR_CTX];
+	unsigned long tret_entries_ctx[FTRAMP_NR_CTX], tret_returns_ctx[FTRAMP_NR_CTX];
+	/* Sum of |target - P returns|; of T returns beyond T entries, T entries beyond target. */
+	unsigned long ret_mismatch, tret_excess;
+	unsigned long ret_unentered, ret_wrong;
 } result;
 
 static void count_one(int k)
@@ -194,6 +302,8 @@ static void count_cb(unsigned long ip, unsigned long parent_ip,
 		atomic_long_inc(&poisoned);
 	if (need_resched())
 		this_cpu_inc(resched_seen[k]);
+	if (unlikely(t->record_parent))
+		WRITE_ONCE(t->last_parent, parent_ip);
 }
 
 /* What a dead ops' func points to: any call of it is a call after unregister. */
@@ -201,6 +311,345 @@ static void poison_cb(unsigned long ip, unsigned long parent_ip,
 		      struct ftramp_ops *ops, struct ftramp_regs *regs)
 {
 	atomic_long_inc(&poisoned);
+}
+
+/* ---- return ops ---- */
+
+/* Count-mode cookie: tag (0xa0 + ops), generation, context, CPU. */
+#define COOKIE_TAG(k)		((u64)(0xa0 + (k)) << 56)
+#define COOKIE_GEN(g)		((u64)((g) & 0xffff) << 40)
+#define COOKIE_HEAD_MASK	(~0ULL << 40)
+
+static u64 count_cookie(int k, int ctx, int cpu)
+{
+	u32 gen = READ_ONCE(rops[k].gen) - (READ_ONCE(oracle_mutant) == 4);
+
+	return COOKIE_TAG(k) | COOKIE_GEN(gen) | ((u64)ctx << 16) | cpu;
+}
+
+/* Which value function @ip (its fentry address, past an endbr) is in; -1: none. */
+enum { VF_V1, VF_V6, VF_V7, VF_V8, VF_V16, VF_VS24, NR_VF };
+static int value_fn(unsigned long ip)
+{
+	static const void *const fns[NR_VF] = {
+		ftramp_target_v1, ftramp_target_v6, ftramp_target_v7, ftramp_target_v8,
+		ftramp_target_v16, ftramp_target_vs24,
+	};
+	int i;
+
+	for (i = 0; i < NR_VF; i++)
+		if (ip - (unsigned long)fns[i] < 16)
+			return i;
+	return -1;
+}
+
+/* The value function @fn returns for the arguments in @r (and its stack words). */
+static u64 value_expect(int fn, const struct ftramp_regs *r, unsigned long *dx)
+{
+	unsigned long a = r->di, b = r->si, c = r->dx, d = r->cx, e = r->r8, f = r->r9;
+	struct ftramp_pair p;
+
+	*dx = 0;
+	switch (fn) {
+	case VF_V1:
+		return ftramp_v1_expect(a);
+	case VF_V6:
+		return ftramp_v6_expect(a, b, c, d, e, f);
+	case VF_V7:
+		return ftramp_v7_expect(a, b, c, d, e, f, ftramp_regs_stack(r, 0));
+	case VF_V8:
+		return ftramp_v8_expect(a, b, c, d, e, f, ftramp_regs_stack(r, 0),
+					ftramp_regs_stack(r, 1));
+	case VF_V16:
+		p = ftramp_v16_expect(a, b);
+		*dx = p.hi;
+		/* Both halves in the cookie (each fits 32 bits). */
+		return p.lo | (u64)p.hi << 32;
+	case VF_VS24:
+		/* k in di, m in si, the struct's three words on the stack. */
+		return ftramp_vs24_expect(a, ftramp_regs_stack(r, 0), ftramp_regs_stack(r, 1),
+					  ftramp_regs_stack(r, 2), b);
+	}
+	return 0;
+}
+
+/* Whether ax (and dx) are what @fn returns, given @want from value_expect(). */
+static bool value_ok(int fn, const struct ftramp_ret_regs *ret, u64 want, unsigned long dx)
+{
+	if (fn == VF_V16)
+		return ret->ax == (u32)want && ret->dx == want >> 32 && ret->dx == dx;
+	return ret->ax == want;
+}
+
+static void r_count_entry(int k, int ctx)
+{
+	int idx = READ_ONCE(track_idx);
+
+	if (idx >= 0) {
+		unsigned long now = ftramp_target_cell(idx, smp_processor_id(), ctx) + 1;
+
+		if (this_cpu_read(rpc->last_seen[k][ctx]) == now)
+			this_cpu_inc(rpc->doubles[k]);
+		this_cpu_write(rpc->last_seen[k][ctx], now);
+	}
+	this_cpu_inc(rpc->entries[k][ctx]);
+}
+
+static bool ret_entry(unsigned long ip, unsigned long parent_ip, struct ftramp_ops *ops,
+		      struct ftramp_regs *regs, u64 *cookie)
+{
+	struct ret_ops *t = container_of(ops, struct ret_ops, ops);
+	int k = t - rops, ctx = ftramp_target_ctx(), cpu = smp_processor_id(), fn, n;
+	struct order_stack *os;
+	unsigned long dx;
+
+	if (unlikely(READ_ONCE(t->dead))) {
+		atomic_long_inc(&poisoned);
+		return false;
+	}
+	r_count_entry(k, ctx);
+	switch (t->mode) {
+	case RM_VALUE:
+		fn = value_fn(ip);
+		if (fn < 0) {
+			atomic_long_inc(&r_wrong[k]);
+			return false;
+		}
+		*cookie = value_expect(fn, regs, &dx) ^ (READ_ONCE(oracle_mutant) == 3);
+		break;
+	case RM_ORDER:
+		os = &this_cpu_ptr(rpc)->order;
+		if (os->n == ORDER_MAX) {
+			atomic_long_inc(&r_wrong[k]);
+			return false;
+		}
+		os->depth[os->n++] = regs->di;
+		n = atomic_inc_return(&order_log_entries) - 1;
+		if (n < ORDER_LOG)
+			order_log_entry[n] = regs->di;
+		*cookie = regs->di;
+		break;
+	case RM_TAIL:
+		*cookie = parent_ip;
+		break;
+	default:
+		*cookie = count_cookie(k, ctx, cpu);
+		break;
+	}
+	return true;
+}
+
+static void ret_cb(unsigned long ip, unsigned long parent_ip, struct ftramp_ops *ops,
+		   struct ftramp_ret_regs *ret, u64 cookie)
+{
+	struct ret_ops *t = container_of(ops, struct ret_ops, ops);
+	int k = t - rops, ctx = ftramp_target_ctx(), cpu = smp_processor_id(), fn, n;
+	unsigned long entries[32], dx;
+	char sym[KSYM_SYMBOL_LEN];
+	struct order_stack *os;
+	unsigned int i, nr;
+	u64 want;
+
+	if (unlikely(READ_ONCE(t->dead))) {
+		atomic_long_inc(&poisoned);
+		return;
+	}
+	switch (t->mode) {
+	case RM_COUNT:
+		/* A return this registration never entered: another's cookie, or 0. */
+		if ((cookie & COOKIE_HEAD_MASK) !=
+		    (COOKIE_TAG(k) | COOKIE_GEN(READ_ONCE(t->gen)))) {
+			atomic_long_inc(&r_unentered[k]);
+			goto out;
+		}
+		ctx = (cookie >> 16) & 0xff;
+		cpu = cookie & 0xffff;
+		if (ctx >= FTRAMP_NR_CTX || cpu >= nr_cpu_ids) {
+			atomic_long_inc(&r_unentered[k]);
+			goto out;
+		}
+		break;
+	case RM_VALUE:
+	case RM_NOENTRY:
+		fn = value_fn(ip);
+		if (fn < 0) {
+			atomic_long_inc(&r_wrong[k]);
+			break;
+		}
+		want = value_expect(fn, ret->regs, &dx);
+		if (t->mode == RM_NOENTRY) {
+			if (cookie != 0 || !value_ok(fn, ret, want, dx))
+				atomic_long_inc(&r_wrong[k]);
+			break;
+		}
+		if (!value_ok(fn, ret, cookie, fn == VF_V16 ? cookie >> 32 : 0))
+			atomic_long_inc(&r_wrong[k]);
+		if (want != cookie)
+			atomic_long_inc(&r_regs_wrong[k]);
+		break;
+	case RM_ORDER:
+		os = &this_cpu_ptr(rpc)->order;
+		n = atomic_inc_return(&order_log_rets) - 1;
+		if (n < ORDER_LOG)
+			order_log_ret[n] = cookie;
+		/* Innermost first: the depth on top of the stack, left by this very call. */
+		if (os->n && unlikely(READ_ONCE(oracle_mutant) == 5)) {
+			/* The mutant takes the outermost depth, not the innermost. */
+			unsigned long outer = os->depth[0];
+
+			memmove(os->depth, os->depth + 1, --os->n * sizeof(os->depth[0]));
+			if (outer != cookie)
+				atomic_long_inc(&r_wrong[k]);
+		} else if (!os->n || os->depth[--os->n] != cookie ||
+		    ret->ax != ftramp_rec_expect(cookie))
+			atomic_long_inc(&r_wrong[k]);
+		if (ret->regs->di != cookie)
+			atomic_long_inc(&r_regs_wrong[k]);
+		break;
+	case RM_TAIL:
+		WRITE_ONCE(r_last_parent[k], parent_ip);
+		sprint_symbol_no_offset(sym, parent_ip);
+		if (parent_ip != cookie || strncmp(sym, "ftramp_target_tail_top", 22) ||
+		    (sym[22] && sym[22] != ' ') || ret->ax != ftramp_tail_expect(ret->regs->di - 1))
+			atomic_long_inc(&r_wrong[k]);
+		else
+			atomic_long_inc(&r_ok[k]);
+		break;
+	case RM_UNWIND:
+		nr = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+		if (ftramp_target_trace_has(entries, nr, "ftramp_target_unwind_caller")) {
+			atomic_long_inc(&r_ok[k]);
+		} else if (atomic_long_inc_return(&r_wrong[k]) == 1) {
+			pr_info("unwind: no ftramp_target_unwind_caller in the return callback's trace:\n");
+			for (i = 0; i < nr; i++)
+				pr_info("unwind:   %pS\n", (void *)entries[i]);
+		}
+		break;
+	default:
+		break;
+	}
+	atomic_long_inc(&per_cpu_ptr(rpc, cpu)->returns[k][ctx]);
+out:
+	/* Still running although the unregister that preceded "poison" returned? */
+	if (unlikely(READ_ONCE(t->dead)))
+		atomic_long_inc(&poisoned);
+}
+
+static bool poison_entry(unsigned long ip, unsigned long parent_ip, struct ftramp_ops *ops,
+			 struct ftramp_regs *regs, u64 *cookie)
+{
+	atomic_long_inc(&poisoned);
+	return false;
+}
+
+static void poison_ret(unsigned long ip, unsigned long parent_ip, struct ftramp_ops *ops,
+		       struct ftramp_ret_regs *ret, u64 cookie)
+{
+	atomic_long_inc(&poisoned);
+}
+
+static unsigned long r_entries_of(int k)
+{
+	unsigned long sum = 0;
+	int cpu, ctx;
+
+	for_each_possible_cpu(cpu)
+		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
+			sum += per_cpu_ptr(rpc, cpu)->entries[k][ctx];
+	return sum;
+}
+
+static unsigned long r_returns_of(int k)
+{
+	unsigned long sum = 0;
+	int cpu, ctx;
+
+	for_each_possible_cpu(cpu)
+		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
+			sum += atomic_long_read(&per_cpu_ptr(rpc, cpu)->returns[k][ctx]);
+	return sum;
+}
+
+static void zero_ret_counts(void)
+{
+	int cpu, k, ctx;
+
+	for_each_possible_cpu(cpu) {
+		memset(per_cpu_ptr(rpc, cpu)->entries, 0, sizeof(rpc->entries));
+		memset(per_cpu_ptr(rpc, cpu)->last_seen, 0, sizeof(rpc->last_seen));
+		memset(per_cpu_ptr(rpc, cpu)->doubles, 0, sizeof(rpc->doubles));
+		for (k = 0; k < NR_ROPS; k++)
+			for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++)
+				atomic_long_set(&per_cpu_ptr(rpc, cpu)->returns[k][ctx], 0);
+		per_cpu_ptr(rpc, cpu)->order.n = 0;
+	}
+	for (k = 0; k < NR_ROPS; k++) {
+		atomic_long_set(&r_wrong[k], 0);
+		atomic_long_set(&r_regs_wrong[k], 0);
+		atomic_long_set(&r_unentered[k], 0);
+		atomic_long_set(&r_ok[k], 0);
+		r_last_parent[k] = 0;
+	}
+	atomic_set(&order_log_entries, 0);
+	atomic_set(&order_log_rets, 0);
+}
+
+/* The callbacks of return ops @k for its mode (not while ftramp holds it). */
+static void r_revive(int k)
+{
+	if (READ_ONCE(rops[k].ops.internal))
+		return;
+	WRITE_ONCE(rops[k].ops.entry_func, rops[k].mode == RM_NOENTRY ? NULL : ret_entry);
+	WRITE_ONCE(rops[k].ops.ret_func, ret_cb);
+	WRITE_ONCE(rops[k].dead, false);
+}
+
+static int r_poison(int k)
+{
+	if (rops[k].registered || READ_ONCE(rops[k].ops.internal))
+		return -EBUSY;
+	WRITE_ONCE(rops[k].dead, true);
+	WRITE_ONCE(rops[k].ops.entry_func, poison_entry);
+	WRITE_ONCE(rops[k].ops.ret_func, poison_ret);
+	return 0;
+}
+
+static int r_register(int k)
+{
+	int ret;
+
+	r_revive(k);
+	/* Before ftramp can call it: this registration's cookies carry the new gen. */
+	WRITE_ONCE(rops[k].gen, rops[k].gen + 1);
+	ret = ftramp_register_ops(&rops[k].ops);
+	if (!ret)
+		rops[k].registered = true;
+	return ret;
+}
+
+static int r_unregister(int k)
+{
+	int ret = ftramp_unregister_ops(&rops[k].ops);
+
+	rops[k].registered = false;
+	return ret;
+}
+
+static int r_set_mode(int k, const char *name)
+{
+	int m;
+
+	for (m = 0; m < NR_RMODES; m++)
+		if (!strcmp(name, rmode_names[m]))
+			break;
+	if (m == NR_RMODES)
+		return -EINVAL;
+	/* The callbacks change with the mode: only while ftramp holds nothing. */
+	if (rops[k].registered || READ_ONCE(rops[k].ops.internal))
+		return -EBUSY;
+	rops[k].mode = m;
+	r_revive(k);
+	return 0;
 }
 
 static unsigned long sum_cpus(unsigned long __percpu *v)
@@ -287,16 +736,45 @@ static unsigned long diff(unsigned long a, unsigned long b)
 	return a > b ? a - b : b - a;
 }
 
-/* The oracle, at a quiescent point: target @idx against P (@p), Q (@q) and R (@r, or -1). */
+/*
+ * The oracle, at a quiescent point: target @idx against P (@p), Q (@q) and R (@r,
+ * or -1). Return hooks (result.ret_mode): in mode 1 P is return ops ROPS_P (its
+ * entries stand for P's calls, its returns are compared in ret_mismatch), in
+ * mode 2 the toggled ops is return ops ROPS_T (its entries stand for Q's calls);
+ * in both, ROPS_T's returns may be fewer than its entries (a call entered before
+ * a toggle-off may return after it), never more, per CPU and context.
+ */
 static void tally(int idx, int p, int q, int r)
 {
-	int cpu, ctx;
+	int cpu, ctx, rm = result.ret_mode, k;
 
 	for_each_possible_cpu(cpu) {
 		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++) {
 			unsigned long t = ftramp_target_cell(idx, cpu, ctx);
-			unsigned long np = per_cpu(calls[p][ctx], cpu);
-			unsigned long nq = per_cpu(calls[q][ctx], cpu);
+			unsigned long np = rm == 1 ? per_cpu_ptr(rpc, cpu)->entries[ROPS_P][ctx] :
+					   per_cpu(calls[p][ctx], cpu);
+			unsigned long nq = rm == 2 ? per_cpu_ptr(rpc, cpu)->entries[ROPS_T][ctx] :
+					   per_cpu(calls[q][ctx], cpu);
+
+			if (rm == 1) {
+				unsigned long nr =
+					atomic_long_read(&per_cpu_ptr(rpc, cpu)->returns[ROPS_P][ctx]);
+
+				result.ret_returns_ctx[ctx] += nr;
+				result.ret_mismatch += diff(t, nr);
+			}
+			if (rm) {
+				unsigned long te = per_cpu_ptr(rpc, cpu)->entries[ROPS_T][ctx];
+				unsigned long tr =
+					atomic_long_read(&per_cpu_ptr(rpc, cpu)->returns[ROPS_T][ctx]);
+
+				result.tret_entries_ctx[ctx] += te;
+				result.tret_returns_ctx[ctx] += tr;
+				if (tr > te)
+					result.tret_excess += tr - te;
+				if (te > t)
+					result.tret_excess += te - t;
+			}
 
 			result.calls_ctx[ctx] += t;
 			result.persistent_ctx[ctx] += np;
@@ -311,8 +789,15 @@ static void tally(int idx, int p, int q, int r)
 				result.mismatch += diff(t, nr);
 			}
 		}
-		result.doubles += per_cpu(doubles[p], cpu) + per_cpu(doubles[q], cpu) +
+		result.doubles += (rm == 1 ? per_cpu_ptr(rpc, cpu)->doubles[ROPS_P] :
+				   per_cpu(doubles[p], cpu)) +
+				  (rm == 2 ? 0 : per_cpu(doubles[q], cpu)) +
+				  (rm ? per_cpu_ptr(rpc, cpu)->doubles[ROPS_T] : 0) +
 				  (r >= 0 ? per_cpu(doubles[r], cpu) : 0);
+	}
+	for (k = ROPS_P; rm && k <= ROPS_T; k++) {
+		result.ret_unentered += atomic_long_read(&r_unentered[k]);
+		result.ret_wrong += atomic_long_read(&r_wrong[k]);
 	}
 	for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++) {
 		result.calls += result.calls_ctx[ctx];
@@ -321,25 +806,42 @@ static void tally(int idx, int p, int q, int r)
 	result.drops = (long)result.calls - (long)result.persistent;
 }
 
+/* ftramp_set_filter() of the toggled ops (return ops ROPS_T if @ret), on or off. */
+static int toggle(int q, bool ret, bool on, const char *fon, const char *foff)
+{
+	return ftramp_set_filter(ret ? &rops[ROPS_T].ops : &tops[q].ops, on ? fon : foff, 0);
+}
+
 static int stress(unsigned long switches, unsigned int mask, unsigned long mincalls)
 {
 	int base = mask & STRESS_GUARDED ? 4 : 0, p = base, q = base + 1;
 	int r = mask & STRESS_THIRD ? base + 2 : -1;
-	bool batch = mask & STRESS_BATCH;
+	int rm = mask & STRESS_RET ? 1 : mask & STRESS_RET_MOVE ? 2 : 0;
+	bool batch = mask & STRESS_BATCH, q_on = false, t_on = false, t_turn;
 	int idx = batch ? FTRAMP_TARGET_BATCH : 0;
 	const char *on = batch ? "ftramp_target_batch_0?" : "ftramp_target_a";
 	const char *off = batch ? "!ftramp_target_batch_0?" : "!ftramp_target_a";
 	unsigned long i;
 	ktime_t t0;
-	int ret;
+	int ret = 0;
 
 	memset(&result, 0, sizeof(result));
 	result.sites = batch ? STRESS_SITES : 1;
+	result.ret_mode = rm;
+	if ((mask & STRESS_RET) && (mask & STRESS_RET_MOVE))
+		return -EINVAL;
 	revive(p);
 	revive(q);
-	ret = ftramp_set_filter(&tops[p].ops, on, 1) ?:
-	      ftramp_set_filter(&tops[q].ops, "", 1) ?:
-	      do_register(p) ?: do_register(q);
+	if (rm)
+		ret = r_set_mode(ROPS_P, "count") ?: r_set_mode(ROPS_T, "count");
+	/* P: entry-only unless ret mode 1; Q: entry-only unless ret mode 2; T: with ret. */
+	if (!ret)
+		ret = rm == 1 ? ftramp_set_filter(&rops[ROPS_P].ops, on, 1) ?: r_register(ROPS_P) :
+				ftramp_set_filter(&tops[p].ops, on, 1) ?: do_register(p);
+	if (!ret && rm != 2)
+		ret = ftramp_set_filter(&tops[q].ops, "", 1) ?: do_register(q);
+	if (!ret && rm)
+		ret = ftramp_set_filter(&rops[ROPS_T].ops, "", 1) ?: r_register(ROPS_T);
 	if (!ret && r >= 0) {
 		revive(r);
 		ret = ftramp_set_filter(&tops[r].ops, on, 1) ?: do_register(r);
@@ -348,6 +850,7 @@ static int stress(unsigned long switches, unsigned int mask, unsigned long minca
 		goto out;
 	/* Nobody calls the targets now: a quiescent point to start the counts from. */
 	zero_calls();
+	zero_ret_counts();
 	ftramp_target_reset();
 	WRITE_ONCE(track_idx, idx);
 	t0 = ktime_get();
@@ -361,9 +864,20 @@ static int stress(unsigned long switches, unsigned int mask, unsigned long minca
 			ret = -EINTR;
 			break;
 		}
-		ret = ftramp_set_filter(&tops[q].ops, (i & 1) ? off : on, 0);
-		if (!ret)
+		/*
+		 * Which ops flips: Q (the entry dispatch), or return ops T (both
+		 * dispatch sites; in ret mode 2 the trampoline too): in ret mode 1 in
+		 * turn, so every mix of the two is visited.
+		 */
+		t_turn = rm == 2 || (rm == 1 && (i & 1));
+		ret = toggle(q, t_turn, t_turn ? !t_on : !q_on, on, off);
+		if (!ret) {
 			result.switches++;
+			if (t_turn)
+				t_on = !t_on;
+			else
+				q_on = !q_on;
+		}
 		/* Sleep now and then: RCU-tasks waits for voluntary switches. */
 		if (i % 32 == 31)
 			schedule_timeout_uninterruptible(1);
@@ -378,6 +892,9 @@ out:
 	for (i = base; i < base + 3; i++)
 		if (tops[i].registered)
 			do_unregister(i);
+	for (i = ROPS_P; i <= ROPS_T; i++)
+		if (rops[i].registered)
+			r_unregister(i);
 	return ret;
 }
 
@@ -558,12 +1075,52 @@ static int fprobe_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(fprobe);
 
+/* Argument of a "CMD K ARG" line (after K). */
+static char *ctl_arg(char *buf)
+{
+	char *arg = skip_spaces(buf);
+
+	while (*arg && *arg != ' ')	/* CMD */
+		arg++;
+	arg = skip_spaces(arg);
+	while (*arg && *arg != ' ')	/* K */
+		arg++;
+	return skip_spaces(arg);
+}
+
+/* ctl's commands for return ops @k (0 .. NR_ROPS - 1). */
+static int ret_ctl(const char *cmd, int k, char *buf)
+{
+	char *arg = ctl_arg(buf);
+	int ret = -EINVAL;
+
+	if (!strcmp(cmd, "filter")) {
+		r_revive(k);
+		ret = ftramp_set_filter(&rops[k].ops, arg, 1);
+	} else if (!strcmp(cmd, "filter+")) {
+		r_revive(k);
+		ret = ftramp_set_filter(&rops[k].ops, arg, 0);
+	} else if (!strcmp(cmd, "register")) {
+		ret = r_register(k);
+	} else if (!strcmp(cmd, "unregister")) {
+		ret = r_unregister(k);
+	} else if (!strcmp(cmd, "poison")) {
+		ret = r_poison(k);
+	} else if (!strcmp(cmd, "retire")) {
+		/* The dead mark right after unregister returned: a later callback sees it. */
+		ret = r_unregister(k) ?: r_poison(k);
+	} else if (!strcmp(cmd, "mode")) {
+		ret = r_set_mode(k, arg);
+	}
+	return ret;
+}
+
 static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
 	char *buf, cmd[16];
 	unsigned long a;
 	unsigned int b;
-	int k, n = 0, ret = -EINVAL;
+	int k, kr, n = 0, ret = -EINVAL;
 
 	if (len >= PAGE_SIZE)
 		return -E2BIG;
@@ -576,6 +1133,7 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 		goto out;
 	if (!strcmp(cmd, "zero")) {
 		zero_calls();
+		zero_ret_counts();
 		ret = 0;
 	} else if (!strcmp(cmd, "stress")) {
 		unsigned long c = 0;
@@ -586,6 +1144,8 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 		ret = misuse();
 	} else if (!strcmp(cmd, "fprobe")) {
 		ret = fprobe_ctl(buf + n);
+	} else if (sscanf(buf + n, "%d", &kr) == 1 && kr >= NR_OPS && kr < NR_OPS + NR_ROPS) {
+		ret = ret_ctl(cmd, kr - NR_OPS, buf);
 	} else if (sscanf(buf + n, "%d %n", &k, &n) >= 1 && k >= 0 && k < NR_OPS) {
 		char *arg = buf + strlen(cmd) + 1;
 
@@ -607,6 +1167,11 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 			ret = do_poison(k);
 		} else if (!strcmp(cmd, "retire")) {
 			ret = do_unregister(k) ?: do_poison(k);
+		} else if (!strcmp(cmd, "mode")) {
+			if (!strcmp(arg, "count") || !strcmp(arg, "parent")) {
+				WRITE_ONCE(tops[k].record_parent, !strcmp(arg, "parent"));
+				ret = 0;
+			}
 		} else if (!strcmp(cmd, "spin")) {
 			unsigned int us;
 
@@ -657,12 +1222,63 @@ static int result_show(struct seq_file *m, void *v)
 	show_ctx(m, "persistent_ctx", result.persistent_ctx);
 	show_ctx(m, "toggled_ctx", result.toggled_ctx);
 	show_ctx(m, "third_ctx", result.third_ctx);
+	{
+		unsigned long rr = 0, te = 0, tr = 0;
+
+		for (ctx = 0; ctx < FTRAMP_NR_CTX; ctx++) {
+			rr += result.ret_returns_ctx[ctx];
+			te += result.tret_entries_ctx[ctx];
+			tr += result.tret_returns_ctx[ctx];
+		}
+		seq_printf(m, "ret_mode %d\nret_returns %lu\nret_drops %ld\nret_mismatch %lu\n",
+			   result.ret_mode, rr,
+			   result.ret_mode == 1 ? (long)result.calls - (long)rr : 0,
+			   result.ret_mismatch);
+		seq_printf(m, "ret_unentered %lu\nret_wrong %lu\n", result.ret_unentered,
+			   result.ret_wrong);
+		seq_printf(m, "tret_entries %lu\ntret_returns %lu\ntret_excess %lu\n", te, tr,
+			   result.tret_excess);
+	}
+	show_ctx(m, "ret_returns_ctx", result.ret_returns_ctx);
+	show_ctx(m, "tret_entries_ctx", result.tret_entries_ctx);
+	show_ctx(m, "tret_returns_ctx", result.tret_returns_ctx);
 	return 0;
 }
+
+/* debugfs "ret": the return ops' counts, the parents seen, the order logs. */
+static int ret_show(struct seq_file *m, void *v)
+{
+	int k, i, n;
+
+	for (k = 0; k < NR_ROPS; k++)
+		seq_printf(m, "rops %d entries=%lu returns=%lu wrong=%ld regs_wrong=%ld unentered=%ld ok=%ld mode=%s registered=%d\n",
+			   NR_OPS + k, r_entries_of(k), r_returns_of(k),
+			   atomic_long_read(&r_wrong[k]), atomic_long_read(&r_regs_wrong[k]),
+			   atomic_long_read(&r_unentered[k]), atomic_long_read(&r_ok[k]),
+			   rmode_names[rops[k].mode], rops[k].registered);
+	for (k = 0; k < NR_OPS; k++)
+		if (READ_ONCE(tops[k].last_parent))
+			seq_printf(m, "parent %d %pS\n", k, (void *)READ_ONCE(tops[k].last_parent));
+	for (k = 0; k < NR_ROPS; k++)
+		if (READ_ONCE(r_last_parent[k]))
+			seq_printf(m, "parent %d %pS\n", NR_OPS + k,
+				   (void *)READ_ONCE(r_last_parent[k]));
+	n = min(atomic_read(&order_log_entries), ORDER_LOG);
+	seq_puts(m, "order_entries");
+	for (i = 0; i < n; i++)
+		seq_printf(m, " %ld", order_log_entry[i]);
+	n = min(atomic_read(&order_log_rets), ORDER_LOG);
+	seq_puts(m, "\norder_returns");
+	for (i = 0; i < n; i++)
+		seq_printf(m, " %ld", order_log_ret[i]);
+	seq_printf(m, "\npoisoned %ld\n", atomic_long_read(&poisoned));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ret);
 DEFINE_SHOW_ATTRIBUTE(result);
 
 /* peek: the bytes at a kernel address (ftramp's trampoline slots), for the tests. */
-#define PEEK_MAX 128
+#define PEEK_MAX 256
 static DEFINE_MUTEX(peek_lock);
 static unsigned long peek_addr;
 static unsigned int peek_len;
@@ -732,9 +1348,17 @@ static int __init test_ops_init(void)
 {
 	int k;
 
+	rpc = alloc_percpu(struct rpc);
+	if (!rpc)
+		return -ENOMEM;
 	for (k = 0; k < NR_OPS; k++) {
 		tops[k].ops.func = count_cb;
 		tops[k].ops.flags = k < 4 ? FTRAMP_OPS_FL_RECURSION : 0;
+	}
+	/* Guarded (no FTRAMP_OPS_FL_RECURSION): the unwind and tail modes call kallsyms. */
+	for (k = 0; k < NR_ROPS; k++) {
+		rops[k].mode = RM_COUNT;
+		r_revive(k);
 	}
 	dir = debugfs_create_dir("ftramp_test", NULL);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
@@ -742,6 +1366,7 @@ static int __init test_ops_init(void)
 	debugfs_create_file("result", 0400, dir, NULL, &result_fops);
 	debugfs_create_file("peek", 0600, dir, NULL, &peek_fops);
 	debugfs_create_file("fprobe", 0400, dir, NULL, &fprobe_fops);
+	debugfs_create_file("ret", 0400, dir, NULL, &ret_fops);
 	return 0;
 }
 
@@ -756,8 +1381,9 @@ static int __init test_ops_init(void)
  *     after the notifier: fine;
  *   - the counters: had they been alloc_percpu()'d, freeing them here would be
  *     the very use-after-free ftramp's notifier cannot prevent (it runs too late);
- *     they would have to be leaked. That is why they are static per-CPU data of
- *     the module (freed with it, after the notifier) and nothing needs leaking;
+ *     they would have to be leaked. That is why the entry ops' counters are static
+ *     per-CPU data of the module (freed with it, after the notifier); the return
+ *     ops' (rpc, too big for the modules' reserved per-CPU area) are leaked then;
  *   - debugfs: the callbacks do not use it, and an open file pins the module, so
  *     it is removed as always.
  */
@@ -769,6 +1395,11 @@ static void __exit test_ops_exit(void)
 	fprobe_ctl("off");
 	if (leak_on_exit) {
 		pr_info("leak_on_exit: leaving the ops registered\n");
+		/* rpc leaks if a forgotten return ops may still count into it. */
+		for (k = 0; k < NR_ROPS; k++)
+			if (rops[k].registered)
+				return;
+		free_percpu(rpc);
 		return;
 	}
 	for (k = 0; k < NR_OPS; k++) {
@@ -776,6 +1407,11 @@ static void __exit test_ops_exit(void)
 		if (tops[k].registered || tops[k].ops.internal)
 			ftramp_unregister_ops(&tops[k].ops);
 	}
+	for (k = 0; k < NR_ROPS; k++)
+		if (rops[k].registered || rops[k].ops.internal)
+			ftramp_unregister_ops(&rops[k].ops);
+	/* Nothing runs the callbacks any more (unregister waited). */
+	free_percpu(rpc);
 }
 
 module_init(test_ops_init);

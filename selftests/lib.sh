@@ -161,7 +161,7 @@ ftramp_sites() {
 # <tab>tramp: ..." whose flags have "D", then a line "<tab>direct--><target>", on 7.3
 # "direct(jmp)-->" for a jmp). A record whose D flag and direct--> line disagree is
 # printed with target "INCONSISTENT".
-kernel_direct() {
+kernel_direct_raw() {
   awk '
     function out() {
       if (name != "" && (d || addr != ""))
@@ -175,6 +175,19 @@ kernel_direct() {
     }
     /^[ \t]+direct(\(jmp\))?-->/ { addr = $0; sub(/.*-->/, "", addr); sub(/[ \t]+$/, "", addr) }
     END { out() }' "$TRACEFS/enabled_functions" | sort
+}
+# The kernel symbolizes addresses in ftramp's region (it is in the BPF symbol table, as
+# "ftramp_trampolines+0xOFF/0xLEN"): back to absolute, from the region's start in status.
+kernel_direct() {
+  local base="" name addr off
+  [ -r "$FTRAMP_DIR/status" ] && base=$(sed -n 's/^trampolines: \(0x[0-9a-f]*\)-.*/\1/p' "$FTRAMP_DIR/status")
+  kernel_direct_raw | while read -r name addr; do
+    if [ -n "$base" ] && [[ $addr =~ ^ftramp_trampolines\+(0x[0-9a-f]+)/ ]]; then
+      off=${BASH_REMATCH[1]}
+      addr=$(printf '0x%x' $((base + off)))
+    fi
+    echo "$name $addr"
+  done
 }
 
 # ---- the stress oracle (ftramp_test_ops.c: stress, tally) ----
@@ -322,4 +335,25 @@ assert_detached() {
   [ -z "$p" ] && return 0
   echo "$p" | sed 's/^/# /'
   fail "the kernel still holds what was detached: $(echo "$p" | head -1)"
+}
+
+# ---- return hooks (issue 12) ----
+# Field NAME (entries, returns, wrong, regs_wrong, unentered, ok, mode, registered) of
+# return ops K's line in ftramp_test_ops' "ret" file.
+rfield() {
+  awk -v k="$1" -v n="$2" '$1 == "rops" && $2 == k {
+    for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == n) print a[2] } }' "$TEST_DIR/ret"
+}
+# stat_to VAR KEY: VAR = ftramp's stats counter KEY ("KEY: N", "KEY N", or per context
+# "KEY: task=N softirq=N ...", summed); fails the test if there is no such line.
+stat_to() {
+  local -n out=$1
+  out=$(awk -v k="$2" '$1 == k":" || $1 == k { s = 0
+      for (i = 2; i <= NF; i++) { v = $i; sub(/.*=/, "", v); s += v }; print s; exit }' "$FTRAMP_DIR/stats")
+  [ -n "$out" ] || fail "no '$2' line in $FTRAMP_DIR/stats"
+}
+# wait_until SECS CMD...: polls CMD every 0.1 s until it succeeds (0) or SECS pass (1).
+wait_until() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.1; done
 }

@@ -15,20 +15,32 @@ use kernel::{ffi, prelude::*};
 
 use crate::{engine::fault, sys};
 
+/// One list entry: an ops, and its return id (0 for an entry-only ops).
+struct ListEntry {
+    op: AtomicPtr<sys::ftramp_ops>,
+    id: u64,
+}
+
 /// One list: the ops of a site, in attach order.
 pub(crate) struct OpsList {
-    ops: KVec<AtomicPtr<sys::ftramp_ops>>,
+    ops: KVec<ListEntry>,
 }
 
 impl OpsList {
-    /// A list of `ops`, not yet published.
+    /// A list of `ops` with their return ids, not yet published.
     pub(crate) fn new(
-        ops: impl ExactSizeIterator<Item = *mut sys::ftramp_ops>,
+        ops: impl ExactSizeIterator<Item = (*mut sys::ftramp_ops, u64)>,
     ) -> Result<KBox<Self>> {
         fault::point()?;
         let mut v = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
-        for op in ops {
-            v.push(AtomicPtr::new(op), GFP_KERNEL)?;
+        for (op, id) in ops {
+            v.push(
+                ListEntry {
+                    op: AtomicPtr::new(op),
+                    id,
+                },
+                GFP_KERNEL,
+            )?;
         }
         Ok(KBox::new(Self { ops: v }, GFP_KERNEL)?)
     }
@@ -72,6 +84,26 @@ impl SiteHot {
         (!old.is_null()).then(|| unsafe { KBox::from_raw(old) })
     }
 
+    /// Calls `f(ops, return id)` for every live entry of the current list.
+    ///
+    /// # Safety
+    ///
+    /// Called by an iterator with preemption disabled: a replaced list is freed only after the
+    /// engine's wait (RCU, RCU-tasks-rude and RCU-tasks).
+    pub(crate) unsafe fn for_each(&self, mut f: impl FnMut(*mut sys::ftramp_ops, u64)) {
+        let list = self.list.load(Ordering::Acquire);
+        if list.is_null() {
+            return;
+        }
+        // SAFETY: see the function's safety requirement.
+        for e in unsafe { (*list).ops.iter() } {
+            let op = e.op.load(Ordering::Relaxed);
+            if !op.is_null() {
+                f(op, e.id);
+            }
+        }
+    }
+
     /// Nulls every entry of the current list that is `ops`, in place: no allocation. The ops
     /// may still be called by iterators already past the load until the engine's wait.
     pub(crate) fn tombstone(&self, ops: *mut sys::ftramp_ops) {
@@ -81,7 +113,7 @@ impl SiteHot {
         }
         // SAFETY: the writer (engine lock held) owns the published list until it replaces it.
         for e in unsafe { (*l).ops.iter() } {
-            let _ = e.compare_exchange(
+            let _ = e.op.compare_exchange(
                 ops,
                 core::ptr::null_mut(),
                 Ordering::Release,
@@ -130,7 +162,7 @@ pub(crate) unsafe extern "C" fn list_iter(
         // wait (RCU, RCU-tasks-rude and RCU-tasks: it covers readers where RCU is not
         // watching too), so `list` stays valid here.
         for e in unsafe { (*list).ops.iter() } {
-            let op = e.load(Ordering::Relaxed);
+            let op = e.op.load(Ordering::Relaxed);
             if op.is_null() {
                 continue;
             }

@@ -14,6 +14,7 @@ use core::sync::atomic::AtomicU64;
 
 pub(crate) mod assist;
 pub(crate) mod list;
+pub(crate) mod ret;
 
 /// Calls skipped because ftrace's recursion guard refused them.
 pub(crate) static GUARD_SKIPS: AtomicU64 = AtomicU64::new(0);

@@ -41,6 +41,7 @@ pub(crate) mod module;
 pub(crate) mod ops;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod plan;
+pub(crate) mod ret_tramp;
 pub(crate) mod retire;
 pub(crate) mod site;
 
@@ -48,17 +49,51 @@ use crate::{
     arch::{
         patcher::{Patch, PatchStats, Patcher, Round},
         pool::{self, Pool, Slot},
+        ret_trampoline::{self, RET_STUB_AT},
         trampoline::{self, Template},
     },
-    dispatch::{assist, list, list::OpsList},
+    dispatch::{assist, list, list::OpsList, ret, ret::RetTable},
     functions::Func,
     sys, vec,
 };
 use ops::{OpsPtr, OpsRec};
 pub(crate) use plan::Mode;
-use plan::{Dir, ListStep, Target};
+use plan::{Dir, Kind, ListStep, Target, Targets, To};
+use ret_tramp::RetTramp;
 use retire::{wait_for_retired_code, Retired};
 use site::Site;
+
+/// `EOPNOTSUPP` (6.12's kernel crate has no constant for it): return ops on a function whose
+/// calling convention ftramp cannot reproduce.
+fn eopnotsupp() -> Error {
+    Error::from_errno(-95)
+}
+
+/// Most stack-passed argument words a return trampoline copies (its first half must fit a
+/// slot).
+const MAX_STACK_WORDS: usize = 16;
+
+/// Stack-passed argument words of `func`, from its BTF model; why not, if it has none ftramp
+/// can use.
+fn stack_words(func: &Func) -> core::result::Result<usize, &'static str> {
+    if crate::denylist::never_returns(&func.name) {
+        return Err("the function never returns: its calls would stay in the trampoline forever");
+    }
+    let m = crate::btf::model_of(func).map_err(|r| r.reason())?;
+    let words = m.stack_words as usize;
+    if words > MAX_STACK_WORDS {
+        return Err("more than 16 words of stack-passed arguments");
+    }
+    Ok(words)
+}
+
+/// One of a site's three dispatch `call`s (see [`plan::Targets`]).
+#[derive(Clone, Copy)]
+enum Dispatch {
+    EntryOnly,
+    Entry,
+    Ret,
+}
 
 /// Read-only view of a site for the tracefs files.
 pub(crate) struct SiteView<'a> {
@@ -69,6 +104,12 @@ pub(crate) struct SiteView<'a> {
     pub(crate) switches: u64,
     pub(crate) int3_hits: u64,
     pub(crate) stale_hits: u64,
+    /// The function enters its return trampoline.
+    pub(crate) ret: bool,
+    /// Calls inside its return trampoline now.
+    pub(crate) inflight: u64,
+    /// Its return trampoline: (slot A, slot B, layout).
+    pub(crate) ret_layout: Option<(usize, usize, crate::arch::ret_trampoline::RetLayout)>,
 }
 
 /// A change of one existing site, prepared.
@@ -77,6 +118,12 @@ struct SiteStep {
     change: plan::Change,
     attached: KVec<OpsPtr>,
     list: Option<KBox<OpsList>>,
+    /// A return trampoline built for this change (the site had none): the round switches the
+    /// entry trampoline's mode site to it.
+    ret_new: Option<KBox<RetTramp>>,
+    /// No return ops is left: the round switches the mode site back to the entry trampoline,
+    /// and the return trampoline drains.
+    ret_done: bool,
 }
 
 /// A new site, prepared: allocated, trampoline written, started with ftrace at the nop target.
@@ -113,6 +160,11 @@ pub(crate) struct Engine {
     ops: RBTree<usize, OpsRec>,
     retired: Retired,
     kept: usize,
+    rets: RetTable,
+    /// Why the last operation refused a function return ops (for error_log).
+    refusal: Option<&'static str>,
+    /// Return trampolines detached and waiting for their calls to return ([`RetTramp`]).
+    draining: Option<KBox<RetTramp>>,
 }
 
 // SAFETY: the raw pointers are to ops registered by their owners and to kernel objects; all
@@ -139,12 +191,87 @@ impl Engine {
             ops: RBTree::new(),
             retired: Retired::default(),
             kept: 0,
+            rets: RetTable::new(),
+            refusal: None,
+            draining: None,
         })
     }
 
     /// The entry stub address of the registered ops `o`, if any.
     fn stub_of(&self, o: OpsPtr) -> Option<usize> {
         self.ops.get(&o.key())?.stub.as_ref().map(Slot::addr)
+    }
+
+    /// What the registered ops `o` does (entry-only if unknown).
+    fn kind_of(&self, o: OpsPtr) -> Kind {
+        self.ops.get(&o.key()).map_or(Kind::Entry, |r| r.kind)
+    }
+
+    /// The address dispatch `d` calls for target `to`; `cur` is the ops being changed with its
+    /// stub (it may have no record yet).
+    fn resolve(&self, to: To<OpsPtr>, d: Dispatch, cur: (OpsPtr, usize)) -> Result<usize> {
+        let stub = |o: OpsPtr| {
+            if o == cur.0 {
+                Some(cur.1)
+            } else {
+                self.stub_of(o)
+            }
+        };
+        Ok(match (to, d) {
+            (To::Nop, _) => self.nop.addr(),
+            (To::Stub(o), Dispatch::EntryOnly | Dispatch::Entry) => stub(o).ok_or(EINVAL)?,
+            (To::Stub(o), Dispatch::Ret) => stub(o).ok_or(EINVAL)? + RET_STUB_AT,
+            (To::Iter, Dispatch::EntryOnly) => list::addr_of_iter(),
+            (To::Iter, Dispatch::Entry) => ret::addr_of_list_iter(),
+            (To::Iter, Dispatch::Ret) => ret::addr_of_ret_iter(),
+        })
+    }
+
+    /// The patches that bring `site`'s dispatch calls (and those of `ret_new`, a return
+    /// trampoline it is getting) to `t`.
+    fn patches_for(
+        &self,
+        site: &Site,
+        ret_new: Option<&RetTramp>,
+        t: &Targets<OpsPtr>,
+        cur: (OpsPtr, usize),
+        out: &mut KVec<Patch>,
+    ) -> Result {
+        out.push(
+            Patch {
+                site: site.dispatch(&self.tmpl),
+                target: self.resolve(t.entry_only, Dispatch::EntryOnly, cur)?,
+            },
+            GFP_KERNEL,
+        )?;
+        let r = ret_new.or(site.ret.as_deref());
+        out.push(
+            Patch {
+                site: site.mode_site(),
+                target: match r {
+                    Some(r) if t.returns > 0 => r.addr(),
+                    _ => site.mode_entry_only(),
+                },
+            },
+            GFP_KERNEL,
+        )?;
+        if let Some(r) = r {
+            out.push(
+                Patch {
+                    site: r.entry_site(),
+                    target: self.resolve(t.entry, Dispatch::Entry, cur)?,
+                },
+                GFP_KERNEL,
+            )?;
+            out.push(
+                Patch {
+                    site: r.ret_site(),
+                    target: self.resolve(t.ret, Dispatch::Ret, cur)?,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(())
     }
 
     /// Creates the record of `ops` with `filter` if it has none. Returns whether it did.
@@ -157,6 +284,8 @@ impl Engine {
             ops,
             filter: KVec::new(),
             stub: None,
+            kind: ops.kind().unwrap_or(Kind::Entry),
+            ret_id: 0,
         };
         self.ops
             .insert(RBTreeNode::new(ops.key(), rec, GFP_KERNEL)?);
@@ -173,11 +302,12 @@ impl Engine {
 
     // ---- prepare and commit ----
 
-    /// Prepares moving `ops` (whose stub is at `stub`) to or from each function of `changes`;
-    /// `new` has the functions being added (sorted). On error nothing changed.
+    /// Prepares moving `ops` (of `kind`, whose stub is at `stub`) to or from each function of
+    /// `changes`; `new` has the functions being added (sorted). On error nothing changed.
     fn prepare(
         &mut self,
         ops: OpsPtr,
+        kind: Kind,
         stub: usize,
         changes: &[(usize, Dir)],
         new: &[Func],
@@ -187,7 +317,7 @@ impl Engine {
             created: KVec::new(),
             round: None,
         };
-        match self.prepare_into(&mut p, ops, stub, changes, new) {
+        match self.prepare_into(&mut p, ops, kind, stub, changes, new) {
             Ok(()) => Ok(p),
             Err(e) => {
                 self.abort(p);
@@ -200,6 +330,7 @@ impl Engine {
         &mut self,
         p: &mut Prepared,
         ops: OpsPtr,
+        kind: Kind,
         stub: usize,
         changes: &[(usize, Dir)],
         new: &[Func],
@@ -209,6 +340,7 @@ impl Engine {
         let mut patches = KVec::with_capacity(changes.len(), GFP_KERNEL)?;
         let (mut lists, mut retiring) = (0, 0);
         let nop = self.nop.addr();
+        let cur = (ops, stub);
         for &(ip, dir) in changes {
             let site = self.sites.get(&ip);
             let has = site.is_some_and(|s| s.attached.contains(&ops));
@@ -219,6 +351,12 @@ impl Engine {
             let Some(change) = plan::change(before, dir) else {
                 continue;
             };
+            let kind_of = |o: OpsPtr| if o == ops { kind } else { self.kind_of(o) };
+            let after: &[OpsPtr] = site.map_or(&[], |s| &s.attached);
+            let t = plan::targets(plan::attached_after(after, ops, dir).map(|o| (o, kind_of(o))));
+            if t.returns > ret::MAX_PER_CALL {
+                return Err(ENOSPC);
+            }
             let Some(site) = site else {
                 // A new site: it starts at the nop target and the round switches it on.
                 let func = new
@@ -229,20 +367,40 @@ impl Engine {
                 p.created.reserve(1, GFP_KERNEL)?;
                 fault::point()?;
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-                let site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop)?;
-                let dispatch = site.dispatch(&self.tmpl);
+                let mut site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop)?;
+                if t.returns > 0 {
+                    let words = stack_words(func).map_err(|why| {
+                        self.refusal = Some(why);
+                        eopnotsupp()
+                    });
+                    let r = words.and_then(|words| {
+                        RetTramp::new(
+                            &mut self.pool,
+                            &self.tmpl,
+                            func,
+                            site.hot_addr(),
+                            words,
+                            nop,
+                            ret::addr_of_ret_iter(),
+                        )
+                    });
+                    match r {
+                        Ok(r) => site.ret = Some(r),
+                        Err(e) => {
+                            self.retire_site(site);
+                            return Err(e);
+                        }
+                    }
+                }
+                if let Err(e) = self.patches_for(&site, None, &t, cur, &mut patches) {
+                    self.retire_site(site);
+                    return Err(e);
+                }
                 // Within the capacity reserved above.
                 if let Err(n) = vec::push_within_capacity(&mut p.created, NewSite { site, node }) {
                     self.retire_site(n.site);
                     return Err(ENOMEM);
                 }
-                patches.push(
-                    Patch {
-                        site: dispatch,
-                        target: stub,
-                    },
-                    GFP_KERNEL,
-                )?;
                 continue;
             };
             fault::point()?;
@@ -251,9 +409,9 @@ impl Engine {
                 attached.push(o, GFP_KERNEL)?;
             }
             let list = match change.list {
-                ListStep::Before | ListStep::After => {
-                    Some(OpsList::new(attached.iter().map(|o| o.as_ptr()))?)
-                }
+                ListStep::Before | ListStep::After => Some(OpsList::new(
+                    attached.iter().map(|&o| (o.as_ptr(), self.ret_id_of(o))),
+                )?),
                 ListStep::None => None,
             };
             if change.list != ListStep::None {
@@ -262,35 +420,41 @@ impl Engine {
             if change.retire {
                 retiring += 1;
             }
-            let target = match change.target {
-                Target::Stub => Some(stub),
-                Target::Iterator => Some(list::addr_of_iter()),
-                Target::Survivor => Some(
-                    plan::survivor(&site.attached, ops)
-                        .and_then(|o| self.stub_of(o))
-                        .ok_or(EINVAL)?,
-                ),
-                Target::Nop => Some(nop),
-                Target::Same => None,
+            let ret_new = if t.returns > 0 && site.ret.is_none() {
+                // The function moves to a return trampoline whose entry dispatch calls what
+                // the entry trampoline calls now; the round then switches both.
+                let old = plan::targets(site.attached.iter().map(|&o| (o, kind_of(o))));
+                let entry = self.resolve(old.entry, Dispatch::Entry, cur)?;
+                let words = stack_words(&site.func).map_err(|why| {
+                    self.refusal = Some(why);
+                    eopnotsupp()
+                })?;
+                let hot = site.hot_addr();
+                Some(RetTramp::new(
+                    &mut self.pool,
+                    &self.tmpl,
+                    &site.func,
+                    hot,
+                    words,
+                    entry,
+                    ret::addr_of_ret_iter(),
+                )?)
+            } else {
+                None
             };
-            if let Some(target) = target {
-                patches.push(
-                    Patch {
-                        site: site.dispatch(&self.tmpl),
-                        target,
-                    },
-                    GFP_KERNEL,
-                )?;
-            }
-            p.steps.push(
-                SiteStep {
-                    ip,
-                    change,
-                    attached,
-                    list,
-                },
-                GFP_KERNEL,
-            )?;
+            let site = self.sites.get(&ip).ok_or(EINVAL)?;
+            let step = SiteStep {
+                ip,
+                change,
+                attached,
+                list,
+                ret_done: t.returns == 0 && site.ret.is_some() && !change.retire,
+                ret_new,
+            };
+            // The step goes in first: on error, abort finds its return trampoline there.
+            p.steps.push(step, GFP_KERNEL)?;
+            let step = &p.steps[p.steps.len() - 1];
+            self.patches_for(site, step.ret_new.as_deref(), &t, cur, &mut patches)?;
         }
         self.retired.reserve(retiring + p.created.len(), 1, lists)?;
         p.round = Round::prepare(&self.pool, patches)?;
@@ -301,11 +465,28 @@ impl Engine {
         Ok(())
     }
 
-    /// Undoes a failed prepare: new sites are stopped and retired (ftrace may have run them).
+    /// The return id of `o` (0 for entry-only ops; the ops being attached has its record,
+    /// with its id, before prepare runs).
+    fn ret_id_of(&self, o: OpsPtr) -> u64 {
+        self.ops.get(&o.key()).map_or(0, |r| r.ret_id)
+    }
+
+    /// Undoes a failed prepare: new sites are stopped and retired (ftrace may have run them);
+    /// return trampolines built for existing sites were never reachable.
     fn abort(&mut self, p: Prepared) {
-        let Prepared { created, .. } = p;
-        for n in created {
+        let Prepared { created, steps, .. } = p;
+        // No mode site was switched to a return trampoline built here: nothing can have
+        // entered one, so it goes at once (no drain, no reference on ftramp left behind).
+        for mut n in created {
+            if let Some(r) = n.site.ret.take() {
+                KBox::into_inner(r).free(&mut self.pool);
+            }
             self.retire_site(n.site);
+        }
+        for mut step in steps {
+            if let Some(r) = step.ret_new.take() {
+                KBox::into_inner(r).free(&mut self.pool);
+            }
         }
         self.flush();
     }
@@ -322,13 +503,16 @@ impl Engine {
             // No other site has this ip: prepare only creates where there was none.
             self.sites.insert(n.node.into_node(ip, n.site));
         }
-        // Lists first (the lossless order): a site about to call the iterator, or staying a
+        // Lists first (the lossless order): a site about to call an iterator, or staying a
         // list, gets its complete new list before any call moves.
         for step in steps.iter_mut() {
             let Some(site) = self.sites.get_mut(&step.ip) else {
                 continue;
             };
             core::mem::swap(&mut site.attached, &mut step.attached);
+            if let Some(r) = step.ret_new.take() {
+                site.ret = Some(r);
+            }
             if matches!(step.change.target, Target::Iterator | Target::Survivor) {
                 site.switches += 1;
             }
@@ -342,8 +526,9 @@ impl Engine {
             self.patcher.commit(&self.pool, &mut round);
         }
         // After the round: a site gone direct gets the survivor's list (the leaving ops was in
-        // it until now; an iterator called before the switch may still load it), an emptied
-        // site calls the nop target and is stopped.
+        // it until now; an iterator called before the switch may still load it), a site with
+        // no return ops left goes back to its entry trampoline, an emptied site calls the nop
+        // target and is stopped.
         for step in steps.iter_mut() {
             if step.change.list == ListStep::After {
                 let site = self.sites.get(&step.ip);
@@ -355,13 +540,78 @@ impl Engine {
                 if let Some(site) = self.sites.remove(&step.ip) {
                     self.retire_site(site);
                 }
+            } else if step.ret_done {
+                self.leave_ret(step.ip);
             }
         }
+    }
+
+    /// Drains the return trampoline of site `ip`, which the round just made unreachable (its
+    /// mode site calls the entry trampoline again).
+    fn leave_ret(&mut self, ip: usize) {
+        let Some(site) = self.sites.get_mut(&ip) else {
+            return;
+        };
+        if let Some(mut r) = site.ret.take() {
+            r.set_unreachable();
+            self.drain_push(r);
+        }
+    }
+
+    /// Starts draining `r` (already unreachable).
+    fn drain_push(&mut self, mut r: KBox<RetTramp>) {
+        r.next = self.draining.take();
+        self.draining = Some(r);
+        // SAFETY: no preconditions (queues ftramp's drain work if it is not queued).
+        unsafe { sys::ftramp_drain_kick() };
+    }
+
+    /// Frees every draining return trampoline whose calls have returned, as far as the waits
+    /// made so far allow; with `wait`, makes the one wait that lets the others progress.
+    /// Returns whether any is left.
+    pub(crate) fn drain(&mut self, wait: bool) -> bool {
+        let mut need_wait = self.drain_pass();
+        if need_wait && wait {
+            wait_for_retired_code();
+            need_wait = self.drain_pass();
+            if need_wait {
+                wait_for_retired_code();
+                self.drain_pass();
+            }
+        }
+        self.draining.is_some()
+    }
+
+    /// One pass over the draining list; returns whether a wait would let one progress.
+    fn drain_pass(&mut self) -> bool {
+        let mut rest = self.draining.take();
+        let mut keep: Option<KBox<RetTramp>> = None;
+        let mut need_wait = false;
+        while let Some(mut r) = rest {
+            rest = r.next.take();
+            match r.drain_step() {
+                Some(true) => KBox::into_inner(r).free(&mut self.pool),
+                step => {
+                    need_wait |= step == Some(false);
+                    r.next = keep;
+                    keep = Some(r);
+                }
+            }
+        }
+        self.draining = keep;
+        need_wait
     }
 
     /// Stops `site` (already calling the nop target, or never switched on) and retires it. If
     /// ftrace refuses, the site is kept forever: it is neutral, and its memory stays.
     fn retire_site(&mut self, mut site: KBox<Site>) {
+        // Its mode site calls the entry trampoline again (the round that emptied it switched
+        // it, or it was never switched): the return trampoline drains whether or not ftrace
+        // lets the function go.
+        if let Some(mut r) = site.ret.take() {
+            r.set_unreachable();
+            self.drain_push(r);
+        }
         match site.direct.stop() {
             Ok(()) => self.retired.site(&mut self.pool, site),
             Err(e) => {
@@ -379,6 +629,7 @@ impl Engine {
 
     fn flush(&mut self) {
         self.retired.flush(&mut self.pool);
+        self.drain(false);
     }
 
     /// Removes `ops` from the site of `ip` without allocating, then waits: the fallback of
@@ -386,8 +637,7 @@ impl Engine {
     /// of two also switches to the survivor's stub; a lone ops' site switches to the nop target
     /// and is stopped; each switch with the spare round.
     fn detach_in_place(&mut self, ip: usize, ops: OpsPtr) {
-        let nop = self.nop.addr();
-        let Some(site) = self.sites.get_mut(&ip) else {
+        let Some(site) = self.sites.get(&ip) else {
             return;
         };
         let Some(pos) = site.attached.iter().position(|&o| o == ops) else {
@@ -396,36 +646,72 @@ impl Engine {
         let Some(step) = plan::in_place(site.attached.len()) else {
             return;
         };
-        let survivor = plan::survivor(&site.attached, ops);
+        let t = plan::targets(
+            site.attached
+                .iter()
+                .copied()
+                .filter(|&o| o != ops)
+                .map(|o| (o, self.kind_of(o))),
+        );
+        // Where each of the site's dispatch calls goes now, without allocating (the leaving
+        // ops is never a target).
+        let cur = (ops, 0);
+        let to = |d, t| self.resolve(t, d, cur).unwrap_or(self.nop.addr());
+        let mut patches = [
+            Patch {
+                site: site.dispatch(&self.tmpl),
+                target: to(Dispatch::EntryOnly, t.entry_only),
+            },
+            Patch { site: 0, target: 0 },
+            Patch { site: 0, target: 0 },
+            Patch { site: 0, target: 0 },
+        ];
+        let mut n = 1;
+        if let Some(r) = site.ret.as_deref() {
+            patches[1] = Patch {
+                site: r.entry_site(),
+                target: to(Dispatch::Entry, t.entry),
+            };
+            patches[2] = Patch {
+                site: r.ret_site(),
+                target: to(Dispatch::Ret, t.ret),
+            };
+            patches[3] = Patch {
+                site: site.mode_site(),
+                target: if t.returns > 0 {
+                    r.addr()
+                } else {
+                    site.mode_entry_only()
+                },
+            };
+            n = 4;
+        }
+        let Some(site) = self.sites.get_mut(&ip) else {
+            return;
+        };
         let _ = vec::remove(&mut site.attached, pos);
-        let dispatch = site.dispatch(&self.tmpl);
         if step.tombstone {
             // In place: a list of three stays one; with two, iterators called before the
             // switch below may still load it after it and must find the survivor.
             site.hot.tombstone(ops.as_ptr());
         }
-        let target = match step.target {
-            Target::Nop => Some(nop),
-            Target::Survivor => {
-                site.switches += 1;
-                survivor.and_then(|s| self.stub_of(s))
-            }
-            _ => None,
-        };
-        if let Some(target) = target {
-            if self.spare.refill(
-                &self.pool,
-                Patch {
-                    site: dispatch,
-                    target,
-                },
-            ) {
-                self.patcher.commit(&self.pool, &mut self.spare);
-            }
+        if step.target == Target::Survivor {
+            site.switches += 1;
+        }
+        if self.spare.refill(&self.pool, &mut patches[..n]) {
+            self.patcher.commit(&self.pool, &mut self.spare);
         }
         let stopped = if step.stop {
             self.sites
                 .remove(&ip)
+                .map(|mut s| {
+                    // Unreachable since the switch above: drains, whether ftrace lets go or not.
+                    if let Some(mut r) = s.ret.take() {
+                        r.set_unreachable();
+                        self.drain_push(r);
+                    }
+                    s
+                })
                 .and_then(|mut s| match s.direct.stop() {
                     Ok(()) => Some(s),
                     Err(_) => {
@@ -436,6 +722,9 @@ impl Engine {
                     }
                 })
         } else {
+            if t.returns == 0 {
+                self.leave_ret(ip);
+            }
             None
         };
         // INVARIANT: the spare round's record is free for reuse after this (RCU included).
@@ -447,7 +736,7 @@ impl Engine {
 
     /// Detaches `ops` from every site that lists it, found by scanning the sites (not by its
     /// filter). Cannot fail.
-    fn detach_everywhere(&mut self, ops: OpsPtr) {
+    fn detach_everywhere(&mut self, ops: OpsPtr, kind: Kind) {
         let prepared = (|| {
             let mut changes = KVec::new();
             for (ip, s) in self.sites.iter() {
@@ -458,7 +747,7 @@ impl Engine {
             }
             Ok::<_, Error>(changes)
         })()
-        .and_then(|changes| self.prepare(ops, 0, &changes, &[]));
+        .and_then(|changes| self.prepare(ops, kind, 0, &changes, &[]));
         match prepared {
             Ok(p) => self.commit(p),
             Err(_) => {
@@ -492,6 +781,7 @@ impl Engine {
             rec.filter = funcs;
             return Ok(());
         };
+        let kind = rec.kind;
         let r = (|| {
             let (mut old, mut new) = (KVec::new(), KVec::new());
             fault::point()?;
@@ -507,7 +797,7 @@ impl Engine {
             }
             Ok::<_, Error>(changes)
         })()
-        .and_then(|changes| self.prepare(ops, stub, &changes, &funcs));
+        .and_then(|changes| self.prepare(ops, kind, stub, &changes, &funcs));
         match r {
             Ok(p) => {
                 self.commit(p);
@@ -529,11 +819,9 @@ impl Engine {
     /// Starts calling `ops` on every function of its filter. On error nothing changed.
     pub(crate) fn register(&mut self, ops: OpsPtr) -> Result {
         let (func, flags) = ops.func_and_flags();
-        if func == 0 {
-            return Err(EINVAL);
-        }
+        let kind = ops.kind().ok_or(EINVAL)?;
         let created = self.ensure_record(ops)?;
-        let r = self.register_recorded(ops, func, flags);
+        let r = self.register_recorded(ops, kind, func, flags);
         if r.is_err() && created {
             self.drop_record(ops);
         }
@@ -543,6 +831,7 @@ impl Engine {
     fn register_recorded(
         &mut self,
         ops: OpsPtr,
+        kind: Kind,
         func: usize,
         flags: kernel::ffi::c_ulong,
     ) -> Result {
@@ -550,46 +839,74 @@ impl Engine {
         if rec.stub.is_some() {
             return Err(EBUSY);
         }
+        rec.kind = kind;
         let filter = core::mem::replace(&mut rec.filter, KVec::new());
-        let r = self.attach_new(ops, func, flags, &filter);
+        let id = match kind {
+            Kind::Return => self.rets.alloc(ops.as_ptr()),
+            Kind::Entry => Ok(0),
+        };
+        let r = id.and_then(|id| {
+            if let Some(rec) = self.ops.get_mut(&ops.key()) {
+                rec.ret_id = id;
+            }
+            self.attach_new(ops, kind, id, func, flags, &filter)
+        });
         let res = r.as_ref().map(|_| ()).map_err(|e| *e);
         if let Some(rec) = self.ops.get_mut(&ops.key()) {
             rec.filter = filter;
-            if let Ok(stub) = r {
-                rec.stub = Some(stub);
+            match r {
+                Ok(stub) => rec.stub = Some(stub),
+                Err(_) => {
+                    if rec.ret_id != 0 {
+                        self.rets.release(rec.ret_id);
+                        rec.ret_id = 0;
+                    }
+                }
             }
         }
         self.flush();
         res
     }
 
-    /// Writes the stub of `ops` and attaches it to `filter`; returns the stub.
+    /// Writes the stub of `ops` (a return ops' two stubs, with its return id `id`) and
+    /// attaches it to `filter`; returns the stub.
     fn attach_new(
         &mut self,
         ops: OpsPtr,
+        kind: Kind,
+        id: u64,
         func: usize,
         flags: kernel::ffi::c_ulong,
         filter: &[Func],
     ) -> Result<Slot> {
-        let target = if flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0 {
-            func
-        } else {
-            assist::addr()
-        };
+        let self_guarded = flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0;
+        let target = if self_guarded { func } else { assist::addr() };
         fault::point()?;
         let slot = self.pool.alloc()?;
         let prepared = (|| {
-            let code = trampoline::ops_stub(slot.addr(), ops.key(), target)?;
+            let mut code = [0u8; ret_trampoline::RET_STUBS_LEN];
+            let code = match kind {
+                Kind::Entry => {
+                    let stub = trampoline::ops_stub(slot.addr(), ops.key(), target)?;
+                    code[..stub.len()].copy_from_slice(&stub);
+                    &code[..stub.len()]
+                }
+                Kind::Return => {
+                    let (entry, ret) = ret::stub_targets(self_guarded);
+                    code = ret_trampoline::ret_stubs(slot.addr(), ops.key(), id, entry, ret)?;
+                    &code[..]
+                }
+            };
             fault::point()?;
             let mut changes = KVec::with_capacity(filter.len(), GFP_KERNEL)?;
             for f in filter {
                 changes.push((f.ip, Dir::Add), GFP_KERNEL)?;
             }
             // Not reachable before a site's call moves to it, in the round at commit.
-            pool::poke(slot.addr(), &code);
+            pool::poke(slot.addr(), code);
             Ok::<_, Error>(changes)
         })()
-        .and_then(|changes| self.prepare(ops, slot.addr(), &changes, filter));
+        .and_then(|changes| self.prepare(ops, kind, slot.addr(), &changes, filter));
         match prepared {
             Ok(p) => {
                 self.commit(p);
@@ -634,8 +951,12 @@ impl Engine {
             return;
         };
         ops.mark(false);
+        if rec.ret_id != 0 {
+            // First: from here on no return is delivered to it, even of calls still inside.
+            self.rets.release(rec.ret_id);
+        }
         if let Some(stub) = rec.stub {
-            self.detach_everywhere(ops);
+            self.detach_everywhere(ops, rec.kind);
             self.retired.stub(&mut self.pool, stub);
         }
     }
@@ -649,9 +970,9 @@ impl Engine {
     /// `MODULE_STATE_GOING` of `m`: its text and data are about to be freed.
     pub(crate) fn module_going(&mut self, m: *mut sys::module) {
         // An API user that forgot to unregister.
-        while let Some(ops) =
-            self.find_ops(|o| module::within(o.key(), m) || module::within(o.func_and_flags().0, m))
-        {
+        while let Some(ops) = self.find_ops(|o| {
+            module::within(o.key(), m) || o.callbacks().iter().any(|&f| module::within(f, m))
+        }) {
             // SAFETY: `m` is the going module; `ops` is still allocated (its memory goes only
             // after this notification).
             unsafe { sys::ftramp_warn_forgotten_ops(m, ops.as_ptr()) };
@@ -707,8 +1028,34 @@ impl Engine {
                 switches: s.switches,
                 int3_hits: info.int3_hits.load(core::sync::atomic::Ordering::Relaxed),
                 stale_hits: info.stale_hits.load(core::sync::atomic::Ordering::Relaxed),
+                ret: s.ret.is_some(),
+                inflight: s.ret.as_ref().map_or(0, |r| r.inflight()),
+                ret_layout: s.ret.as_ref().map(|r| r.layout()),
             }
         })
+    }
+
+    /// Why the last failed operation refused return ops on a function, once.
+    pub(crate) fn take_refusal(&mut self) -> Option<&'static str> {
+        self.refusal.take()
+    }
+
+    /// Return trampolines: (calls inside them now, draining ones, return ops registered).
+    pub(crate) fn ret_stats(&self) -> (u64, usize, usize) {
+        let mut inflight: u64 = self
+            .sites
+            .values()
+            .filter_map(|s| s.ret.as_ref())
+            .map(|r| r.inflight())
+            .sum();
+        let mut draining = 0;
+        let mut d = self.draining.as_deref();
+        while let Some(r) = d {
+            inflight = inflight.wrapping_add(r.inflight());
+            draining += 1;
+            d = r.next.as_deref();
+        }
+        (inflight, draining, self.rets.used())
     }
 
     /// The patcher's counters.
@@ -764,6 +1111,18 @@ impl Drop for Engine {
             }
         }
         self.retired.flush_all(&mut self.pool);
+        // Each return trampoline holds a reference on ftramp, so none is left at exit; after a
+        // failed init one just made unreachable may be: let it drain here.
+        while self.draining.is_some() {
+            if !self.drain(true) {
+                break;
+            }
+            if self.draining.as_ref().is_some_and(|r| r.inflight() != 0) {
+                pr_warn!("calls are still inside a return trampoline: keeping its memory\n");
+                self.kept += 1;
+                core::mem::forget(self.draining.take());
+            }
+        }
         // SAFETY: `pool` is taken exactly once, here, and not used after.
         let pool = unsafe { ManuallyDrop::take(&mut self.pool) };
         if self.kept > 0 {

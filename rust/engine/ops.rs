@@ -52,6 +52,38 @@ impl OpsPtr {
         }
     }
 
+    /// The addresses of its callbacks (0 where it has none), for the module-going check.
+    pub(crate) fn callbacks(self) -> [usize; 3] {
+        // SAFETY: valid (type invariant); plain reads of fields the owner does not change.
+        unsafe {
+            let o = self.0.as_ptr();
+            [
+                (*o).func.map_or(0, |f| f as usize),
+                (*o).entry_func.map_or(0, |f| f as usize),
+                (*o).ret_func.map_or(0, |f| f as usize),
+            ]
+        }
+    }
+
+    /// What the ops does at a site, or `None` if its callbacks are not a valid combination:
+    /// `func` alone (entry-only), or `ret_func` with an optional `entry_func` (return ops).
+    pub(crate) fn kind(self) -> Option<super::plan::Kind> {
+        // SAFETY: valid (type invariant); plain reads of fields the owner does not change.
+        let (func, entry, ret) = unsafe {
+            let o = self.0.as_ptr();
+            (
+                (*o).func.is_some(),
+                (*o).entry_func.is_some(),
+                (*o).ret_func.is_some(),
+            )
+        };
+        match (func, entry, ret) {
+            (true, false, false) => Some(super::plan::Kind::Entry),
+            (false, _, true) => Some(super::plan::Kind::Return),
+            _ => None,
+        }
+    }
+
     /// Tells the owner whether ftramp holds state for the ops (`ops->internal`, non-null while
     /// it does; nothing reads it back).
     pub(crate) fn mark(self, held: bool) {
@@ -72,9 +104,13 @@ impl OpsPtr {
 ///
 /// `stub` is `Some` exactly while the ops is registered, and then `filter` is exactly the set
 /// of functions whose site lists the ops; otherwise it is what registering will attach to.
-/// `filter` is sorted by ip, without duplicates.
+/// `filter` is sorted by ip, without duplicates. `ret_id` is the return ops' id in the return
+/// table while it is registered (`dispatch::ret`), 0 otherwise and for entry-only ops; its
+/// stub slot then holds its entry stub and its return stub.
 pub(crate) struct OpsRec {
     pub(crate) ops: OpsPtr,
     pub(crate) filter: KVec<Func>,
     pub(crate) stub: Option<Slot>,
+    pub(crate) kind: super::plan::Kind,
+    pub(crate) ret_id: u64,
 }

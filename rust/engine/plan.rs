@@ -156,7 +156,7 @@ pub fn attached_after<'a, T: Copy + PartialEq + 'a>(
     before: &'a [T],
     ops: T,
     dir: Dir,
-) -> impl Iterator<Item = T> + 'a {
+) -> impl Iterator<Item = T> + Clone + 'a {
     before
         .iter()
         .copied()
@@ -192,4 +192,71 @@ pub fn in_place(before: usize) -> Option<InPlace> {
         target: c.target,
         stop: c.retire,
     })
+}
+
+/// What an ops does on a site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Called at entry only (`func`).
+    Entry,
+    /// A return ops (`ret_func`, and an optional entry callback): needs the return trampoline.
+    Return,
+}
+
+/// Where one dispatch `call` goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum To<T> {
+    /// The do-nothing target.
+    Nop,
+    /// One ops' stub (its entry stub at an entry dispatch, its return stub at the return one).
+    Stub(T),
+    /// The iterator of that dispatch.
+    Iter,
+}
+
+/// Where each dispatch of a site goes, for one set of attached ops.
+///
+/// A site has up to three dispatch `call`s: the entry trampoline's (`entry_only`, which never
+/// calls a return ops: it has no call record, and a return ops' entry there would have no
+/// return), and the return trampoline's entry (`entry`: every ops) and return (`ret`) ones.
+/// The function enters the return trampoline exactly while some return ops is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Targets<T> {
+    /// The entry trampoline's dispatch.
+    pub entry_only: To<T>,
+    /// The return trampoline's entry dispatch.
+    pub entry: To<T>,
+    /// The return trampoline's return dispatch: the iterator when no return ops is left too
+    /// (it walks the call record, so calls still inside count their returns as stale).
+    pub ret: To<T>,
+    /// Return ops attached (the function should enter the return trampoline).
+    pub returns: usize,
+}
+
+fn one_or_iter<T: Copy>(mut it: impl Iterator<Item = T>, none: To<T>) -> To<T> {
+    match (it.next(), it.next()) {
+        (None, _) => none,
+        (Some(o), None) => To::Stub(o),
+        _ => To::Iter,
+    }
+}
+
+/// The targets of a site whose attached ops, in dispatch order, are `attached` (an iterator
+/// so that the allocation-free removal can use it).
+pub fn targets<T: Copy>(attached: impl Iterator<Item = (T, Kind)> + Clone) -> Targets<T> {
+    let of = |k: Option<Kind>| {
+        attached
+            .clone()
+            .filter(move |(_, kind)| match k {
+                None => true,
+                Some(k) => *kind == k,
+            })
+            .map(|(o, _)| o)
+    };
+    Targets {
+        entry_only: one_or_iter(of(Some(Kind::Entry)), To::Nop),
+        entry: one_or_iter(of(None), To::Nop),
+        ret: one_or_iter(of(Some(Kind::Return)), To::Iter),
+        returns: of(Some(Kind::Return)).count(),
+    }
 }

@@ -14,6 +14,8 @@
 //! decision is `batch.rs`, host-tested). A site switched 1 <-> 2 continuously then costs one
 //! wait per 64 switches, not one per switch.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use kernel::prelude::*;
 
 use super::{batch, fault, site::Site};
@@ -23,16 +25,32 @@ use crate::{arch::pool::Pool, arch::pool::Slot, dispatch::list::OpsList, sys, ve
 /// preemptible tasks in a trampoline (RCU-tasks), non-preemptible regions including where RCU
 /// is not watching (RCU-tasks-rude: every CPU schedules), and RCU readers (the int3 handler).
 pub(crate) fn wait_for_retired_code() {
+    let epoch = WAITS_STARTED.fetch_add(1, Ordering::AcqRel) + 1;
     // SAFETY: process context, no locks that RCU callbacks or the IPIs need.
     unsafe {
         // A test knob leaves the wait out on purpose, to show a test catching the bug.
-        if sys::ftramp_mutant_no_wait() {
-            return;
+        if !sys::ftramp_mutant_no_wait() {
+            sys::synchronize_rcu();
+            sys::synchronize_rcu_tasks_rude();
+            sys::synchronize_rcu_tasks();
         }
-        sys::synchronize_rcu();
-        sys::synchronize_rcu_tasks_rude();
-        sys::synchronize_rcu_tasks();
     }
+    WAITS_DONE.fetch_max(epoch, Ordering::AcqRel);
+}
+
+/// Waits begun, and the latest begun that has completed: something made unreachable when
+/// [`waits_started`] was `e` is covered once [`waited_since`]`(e)`.
+static WAITS_STARTED: AtomicU64 = AtomicU64::new(0);
+static WAITS_DONE: AtomicU64 = AtomicU64::new(0);
+
+/// The number of waits begun so far.
+pub(crate) fn waits_started() -> u64 {
+    WAITS_STARTED.load(Ordering::Acquire)
+}
+
+/// Whether a wait that began after [`waits_started`] returned `epoch` has completed.
+pub(crate) fn waited_since(epoch: u64) -> bool {
+    WAITS_DONE.load(Ordering::Acquire) > epoch
 }
 
 /// The retire lists.

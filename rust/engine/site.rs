@@ -3,8 +3,6 @@
 //! One hooked function: its trampoline slot, its ftrace direct call, the reference on its
 //! module, the list its iterator reads, and the ops attached to it.
 
-use core::sync::atomic::Ordering;
-
 use kernel::prelude::*;
 
 use super::{
@@ -12,11 +10,12 @@ use super::{
     fault,
     ops::OpsPtr,
     plan::{self, Mode},
+    ret_tramp::RetTramp,
 };
 use crate::{
     arch::{
-        pool::{self, Pool, Slot},
-        trampoline::Template,
+        pool::{self, Pool, SiteKind, Slot},
+        trampoline::{Template, MODE_LEN},
     },
     dispatch::list::SiteHot,
     functions::Func,
@@ -38,6 +37,9 @@ pub(crate) struct Site {
     pub(crate) hot: KBox<SiteHot>,
     pub(crate) attached: KVec<OpsPtr>,
     pub(crate) switches: u64,
+    /// The return trampoline, while the function has (or just had) return ops: the function
+    /// enters it instead of `slot` exactly while `direct` points at it.
+    pub(crate) ret: Option<KBox<RetTramp>>,
     /// Dropped last: the function's module stays pinned until nothing refers to it.
     pub(crate) module: ModuleRef,
 }
@@ -76,9 +78,9 @@ impl Site {
         };
         pool::poke(at, code.as_bytes());
         let info = pool.info(&slot);
-        info.target.store(target, Ordering::Release);
-        // INVARIANT: the trampoline is complete before the handler may see the site as live.
-        info.site.store(at + tmpl.call, Ordering::Release);
+        // INVARIANT: the trampoline is complete before the handler may see its sites as live.
+        info.sites[0].set(at + tmpl.call, SiteKind::Call, target);
+        info.sites[1].set(at, SiteKind::Jmp, at + MODE_LEN);
         Ok(KBox::write(
             boxed,
             Self {
@@ -88,6 +90,7 @@ impl Site {
                 hot,
                 attached,
                 switches: 0,
+                ret: None,
                 module,
             },
         ))
@@ -101,6 +104,22 @@ impl Site {
     /// How the site dispatches now.
     pub(crate) fn mode(&self) -> Mode {
         plan::mode(self.attached.len())
+    }
+
+    /// The site pointer baked into its trampolines (the iterators' argument).
+    pub(crate) fn hot_addr(&self) -> usize {
+        let hot: *const SiteHot = &*self.hot;
+        hot as usize
+    }
+
+    /// Address of the mode site (the entry trampoline's first instruction).
+    pub(crate) fn mode_site(&self) -> usize {
+        self.slot.addr()
+    }
+
+    /// The mode site's target that runs the entry trampoline itself.
+    pub(crate) fn mode_entry_only(&self) -> usize {
+        self.slot.addr() + MODE_LEN
     }
 
     /// Makes ftrace call the trampoline from the function's fentry.

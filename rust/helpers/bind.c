@@ -17,6 +17,8 @@
  * decodes as a direct `jmp` to exactly the address kallsyms gave (see
  * Documentation/design.rst, "Hardened kernels").
  */
+#include <linux/bpf.h>
+#include <linux/btf.h>
 #include <linux/execmem.h>
 #include <linux/ftrace.h>
 #include <linux/kallsyms.h>
@@ -30,6 +32,9 @@
 #include <asm/text-patching.h>
 
 #include "helpers.h"
+
+/* static in 6.12 (a plain `t` symbol in kallsyms), global in 7.3: same prototype. */
+struct btf *btf_get_module_btf(const struct module *module);
 
 /* 6.16 renamed the all-CPU serialisation of text_poke (smp_text_poke_* family). */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
@@ -71,18 +76,48 @@
 	X(kallsyms_on_each_symbol, kallsyms_on_each_symbol)		\
 	X(module_kallsyms_on_each_symbol, module_kallsyms_on_each_symbol)
 
+/*
+ * Optional: the BTF accessors of the function model (rust/btf). A kernel
+ * without BPF has none of them; it loads all the same, and return hooks are
+ * refused there (ftramp_btf_bound()).
+ */
+#define FTRAMP_BOUND_BTF(X)						\
+	X(bpf_get_btf_vmlinux, bpf_get_btf_vmlinux)			\
+	X(btf_get_module_btf, btf_get_module_btf)			\
+	X(btf_put, btf_put)						\
+	X(btf_nr_types, btf_nr_types)					\
+	X(btf_base_btf, btf_base_btf)					\
+	X(btf_type_by_id, btf_type_by_id)				\
+	X(btf_name_by_offset, btf_name_by_offset)
+
+/*
+ * Optional: the BPF symbol table, where ftramp enters its trampoline region so
+ * that unwinders and kallsyms know it as kernel text (is_bpf_text_address()),
+ * as BPF's own trampolines are. Without it stack traces stop at a trampoline.
+ */
+#define FTRAMP_BOUND_KSYM(X)						\
+	X(bpf_ksym_add, bpf_ksym_add)					\
+	X(bpf_ksym_del, bpf_ksym_del)
+
+#define FTRAMP_ALL(X) FTRAMP_BOUND(X) FTRAMP_BOUND_BTF(X) FTRAMP_BOUND_KSYM(X)
+
 #define FTRAMP_DEFINE(sc, fn) DEFINE_STATIC_CALL_NULL(ftramp_sc_##sc, fn);
-FTRAMP_BOUND(FTRAMP_DEFINE)
+FTRAMP_ALL(FTRAMP_DEFINE)
 
 enum {
 #define FTRAMP_ENUM(sc, fn) FTRAMP_B_##sc,
-	FTRAMP_BOUND(FTRAMP_ENUM)
+	FTRAMP_ALL(FTRAMP_ENUM)
 	FTRAMP_B_COUNT
 };
 
+/* The required bindings come first: this many. */
+#define FTRAMP_ONE(sc, fn) + 1
+enum { FTRAMP_B_REQUIRED = 0 FTRAMP_BOUND(FTRAMP_ONE) };
+enum { FTRAMP_B_BTF_END = FTRAMP_B_REQUIRED FTRAMP_BOUND_BTF(FTRAMP_ONE) };
+
 static const char *const ftramp_bound_names[] = {
 #define FTRAMP_NAME(sc, fn) __stringify(fn),
-	FTRAMP_BOUND(FTRAMP_NAME)
+	FTRAMP_ALL(FTRAMP_NAME)
 };
 
 /* What each static call was bound to (0: not yet). */
@@ -91,6 +126,52 @@ static unsigned long ftramp_bound_addr[FTRAMP_B_COUNT];
 unsigned int ftramp_bound_count(void)
 {
 	return FTRAMP_B_COUNT;
+}
+
+bool ftramp_bound_optional(unsigned int i)
+{
+	return i >= FTRAMP_B_REQUIRED;
+}
+
+bool ftramp_btf_bound(void)
+{
+	unsigned int i;
+
+	for (i = FTRAMP_B_REQUIRED; i < FTRAMP_B_BTF_END; i++)
+		if (!ftramp_bound_addr[i])
+			return false;
+	return true;
+}
+
+static bool ftramp_ksym_bound(void)
+{
+	return ftramp_bound_addr[FTRAMP_B_bpf_ksym_add] && ftramp_bound_addr[FTRAMP_B_bpf_ksym_del];
+}
+
+/* The trampoline region as one BPF symbol; `added` while it is in the table. */
+static struct bpf_ksym ftramp_ksym;
+static bool ftramp_ksym_added;
+
+bool ftramp_pool_ksym_add(unsigned long start, unsigned long len)
+{
+	if (!ftramp_ksym_bound())
+		return false;
+	ftramp_ksym.start = start;
+	ftramp_ksym.end = start + len;
+	strscpy(ftramp_ksym.name, "ftramp_trampolines", sizeof(ftramp_ksym.name));
+	INIT_LIST_HEAD_RCU(&ftramp_ksym.lnode);
+	static_call(ftramp_sc_bpf_ksym_add)(&ftramp_ksym);
+	ftramp_ksym_added = true;
+	return true;
+}
+
+void ftramp_pool_ksym_del(void)
+{
+	if (!ftramp_ksym_added)
+		return;
+	/* Lookups run under RCU: the caller waits for a grace period before the region goes. */
+	static_call(ftramp_sc_bpf_ksym_del)(&ftramp_ksym);
+	ftramp_ksym_added = false;
 }
 
 const char *ftramp_bound_name(unsigned int i)
@@ -117,7 +198,7 @@ int ftramp_bind(unsigned int i, unsigned long addr)
 	case FTRAMP_B_##sc:						\
 		static_call_update(ftramp_sc_##sc, (typeof(&fn))addr);	\
 		break;
-	FTRAMP_BOUND(FTRAMP_UPDATE)
+	FTRAMP_ALL(FTRAMP_UPDATE)
 	default:
 		return -EINVAL;
 	}
@@ -127,7 +208,7 @@ int ftramp_bind(unsigned int i, unsigned long addr)
 
 static const void *const ftramp_bound_tramps[] = {
 #define FTRAMP_TRAMP(sc, fn) STATIC_CALL_TRAMP_ADDR(ftramp_sc_##sc),
-	FTRAMP_BOUND(FTRAMP_TRAMP)
+	FTRAMP_ALL(FTRAMP_TRAMP)
 };
 
 const void *ftramp_bound_trampoline(unsigned int i)
@@ -216,4 +297,39 @@ int ftramp_call_module_kallsyms_on_each_symbol(const char *modname,
 					       void *data)
 {
 	return static_call(ftramp_sc_module_kallsyms_on_each_symbol)(modname, fn, data);
+}
+
+struct btf *ftramp_call_bpf_get_btf_vmlinux(void)
+{
+	return static_call(ftramp_sc_bpf_get_btf_vmlinux)();
+}
+
+struct btf *ftramp_call_btf_get_module_btf(const struct module *module)
+{
+	return static_call(ftramp_sc_btf_get_module_btf)(module);
+}
+
+void ftramp_call_btf_put(struct btf *btf)
+{
+	static_call(ftramp_sc_btf_put)(btf);
+}
+
+u32 ftramp_call_btf_nr_types(const struct btf *btf)
+{
+	return static_call(ftramp_sc_btf_nr_types)(btf);
+}
+
+struct btf *ftramp_call_btf_base_btf(const struct btf *btf)
+{
+	return static_call(ftramp_sc_btf_base_btf)(btf);
+}
+
+const struct btf_type *ftramp_call_btf_type_by_id(const struct btf *btf, u32 type_id)
+{
+	return static_call(ftramp_sc_btf_type_by_id)(btf, type_id);
+}
+
+const char *ftramp_call_btf_name_by_offset(const struct btf *btf, u32 offset)
+{
+	return static_call(ftramp_sc_btf_name_by_offset)(btf, offset);
 }

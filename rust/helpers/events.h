@@ -4,6 +4,8 @@
  *
  *   ftramp:call   one hooked call: func (name), ip, caller, cpu
  *   ftramp:stack  the same plus the caller's stack, unwound from the function's entry
+ *   ftramp:ret    one return of a hooked call: func, ip, caller, cpu, the return value
+ *                 and how long the call took (ns, from its entry to its return)
  *
  * Ordinary trace events: `trace-cmd record -e ftramp`, perf, and filters on any field
  * (`func == "vfs_read"`, `ip.function == vfs_read`, `cpu == 1`). ftramp enables them in
@@ -63,6 +65,30 @@ TRACE_EVENT(stack,
 	TP_printk("%s <- %pS cpu=%u, stack (%u frames):%s", __get_str(func),
 		  (void *)__entry->caller, __entry->cpu, __entry->depth,
 		  ftramp_print_stack(p, __get_dynamic_array(stack), __entry->depth))
+);
+
+TRACE_EVENT(ret,
+	TP_PROTO(unsigned long ip, unsigned long parent_ip, const char *func,
+		 unsigned long retval, u64 ns),
+	TP_ARGS(ip, parent_ip, func, retval, ns),
+	TP_STRUCT__entry(
+		__string(func, func)
+		__field(unsigned long, ip)
+		__field(unsigned long, caller)
+		__field(unsigned long, retval)
+		__field(u64, ns)
+		__field(unsigned int, cpu)
+	),
+	TP_fast_assign(
+		__assign_str(func);
+		__entry->ip = ip;
+		__entry->caller = parent_ip;
+		__entry->retval = retval;
+		__entry->ns = ns;
+		__entry->cpu = raw_smp_processor_id();
+	),
+	TP_printk("%s -> %pS = %#lx (%llu ns) cpu=%u", __get_str(func), (void *)__entry->caller,
+		  __entry->retval, __entry->ns, __entry->cpu)
 );
 
 #endif /* _FTRAMP_EVENTS_H */

@@ -26,6 +26,10 @@ struct trace_array;
 /* ---- bind.c: direct branches to the unexported kernel functions ---- */
 unsigned int ftramp_bound_count(void);
 const char *ftramp_bound_name(unsigned int i);	/* the kernel's name for it */
+/* Binding @i may be missing (the kernel still loads ftramp): the BTF ones. */
+bool ftramp_bound_optional(unsigned int i);
+/* Whether every BTF accessor is bound (the kernel has BPF). */
+bool ftramp_btf_bound(void);
 unsigned long ftramp_bound_address(unsigned int i);
 /* Binds static call @i to @addr (process context, at load). */
 int ftramp_bind(unsigned int i, unsigned long addr);
@@ -55,6 +59,16 @@ int ftramp_call_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned
 int ftramp_call_module_kallsyms_on_each_symbol(const char *modname,
 					       int (*fn)(void *, const char *, unsigned long),
 					       void *data);
+/* The BTF accessors (optional: call only if ftramp_btf_bound()). */
+struct btf;
+struct btf_type;
+struct btf *ftramp_call_bpf_get_btf_vmlinux(void);
+struct btf *ftramp_call_btf_get_module_btf(const struct module *module);
+void ftramp_call_btf_put(struct btf *btf);
+u32 ftramp_call_btf_nr_types(const struct btf *btf);
+struct btf *ftramp_call_btf_base_btf(const struct btf *btf);
+const struct btf_type *ftramp_call_btf_type_by_id(const struct btf *btf, u32 type_id);
+const char *ftramp_call_btf_name_by_offset(const struct btf *btf, u32 offset);
 
 /* ---- params.c ---- */
 bool ftramp_param_force_missing_symbol(void);
@@ -154,9 +168,24 @@ void ftramp_instance_destroy(struct trace_array *tr);
 void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip);
 /* The ftramp:stack event: the hooked function's callers, unwound from its entry. */
 void ftramp_trace_stack(unsigned long ip, struct ftramp_regs *regs);
+void ftramp_trace_ret(unsigned long ip, unsigned long parent_ip, unsigned long retval,
+		      unsigned long long ns);
 unsigned long long ftramp_now_ns(void);
 bool ftramp_file_reading(struct file *file);
 bool ftramp_file_writing(struct file *file);
 bool ftramp_file_trunc(struct file *file);
+
+/* bind.c: the trampoline region in the BPF symbol table (unwinders, kallsyms) */
+bool ftramp_pool_ksym_add(unsigned long start, unsigned long len);
+void ftramp_pool_ksym_del(void);
+
+/* ret.c: return trampolines' reference on ftramp and their drain work */
+void ftramp_self_get(void);
+void ftramp_self_put(void);
+void ftramp_drain_kick(void);
+void ftramp_drain_stop(void);
+bool ftramp_drain_tick(void);	/* Rust: frees drained ones; true if any is left */
+bool ftramp_param_skip_ret(void);
+int ftramp_mutant_ret(void);	/* test knob: 1 no generation, 2 no self reference, 3 no drain */
 
 #endif /* FTRAMP_HELPERS_H */

@@ -20,13 +20,23 @@ MODULE_PARM_DESC(plant_warn, "Test only: WARN once at load (checks the test harn
 
 static unsigned int max_sites = 2048;
 module_param(max_sites, uint, 0444);
-MODULE_PARM_DESC(max_sites, "Trampoline slots (sites plus ops entry stubs), 128 bytes each");
+MODULE_PARM_DESC(max_sites, "Trampoline slots (sites, ops stubs, two per return trampoline), 256 bytes each");
 
 #ifdef FTRAMP_TEST_KNOBS
 static bool skip_mode;
 module_param(skip_mode, bool, 0644);
 MODULE_PARM_DESC(skip_mode,
 		 "Test only: the int3 handler skips the call (the 2019 bug) instead of emulating it");
+
+static int mutant_ret;
+module_param(mutant_ret, int, 0644);
+MODULE_PARM_DESC(mutant_ret,
+		 "Test only, deliberate bugs of return hooks: 1 returns are delivered by slot, without the generation check; 2 return trampolines hold no reference on ftramp; 3 detached return trampolines are freed without waiting for their calls");
+
+static bool skip_ret;
+module_param(skip_ret, bool, 0644);
+MODULE_PARM_DESC(skip_ret,
+		 "Test only: the int3 handler skips the call at return dispatch sites only");
 
 /*
  * Fault injection: writing N makes the N-th fault point from then on fail (once).
@@ -89,6 +99,24 @@ bool ftramp_param_skip_mode(void)
 {
 #ifdef FTRAMP_TEST_KNOBS
 	return READ_ONCE(skip_mode);
+#else
+	return false;
+#endif
+}
+
+int ftramp_mutant_ret(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(mutant_ret);
+#else
+	return 0;
+#endif
+}
+
+bool ftramp_param_skip_ret(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(skip_ret);
 #else
 	return false;
 #endif

@@ -42,15 +42,37 @@ unsigned long ftramp_counter_sum(unsigned long *c)
 	return sum;
 }
 
+/*
+ * The hooked function's name, as event filters compare it, is formatted into a per-CPU
+ * buffer per context level (see ftramp_func_name()). Allocated with the instance, not
+ * static: modules' static per-CPU data comes from a small reserved area (8 KiB shared by
+ * every module), where 2.6 KiB that outlive reloads fragment it.
+ */
+typedef char ftramp_names_t[4][KSYM_SYMBOL_LEN];
+static ftramp_names_t __percpu *ftramp_name_buf;
+
 struct trace_array *ftramp_instance_get(void)
 {
-	struct trace_array *tr = trace_array_get_by_name("ftramp", NULL);
+	struct trace_array *tr;
+
+	ftramp_name_buf = alloc_percpu(ftramp_names_t);
+	if (!ftramp_name_buf)
+		return NULL;
+	tr = trace_array_get_by_name("ftramp", NULL);
+	if (!tr) {
+		free_percpu(ftramp_name_buf);
+		ftramp_name_buf = NULL;
+		return NULL;
+	}
 
 	/* The callbacks' events are on in ftramp's instance (and wherever a user enables them). */
-	if (tr && (trace_array_set_clr_event(tr, "ftramp", "call", true) ||
-		   trace_array_set_clr_event(tr, "ftramp", "stack", true))) {
+	if (trace_array_set_clr_event(tr, "ftramp", "call", true) ||
+	    trace_array_set_clr_event(tr, "ftramp", "stack", true) ||
+	    trace_array_set_clr_event(tr, "ftramp", "ret", true)) {
 		trace_array_put(tr);
 		trace_array_destroy(tr);
+		free_percpu(ftramp_name_buf);
+		ftramp_name_buf = NULL;
 		return NULL;
 	}
 	return tr;
@@ -62,6 +84,9 @@ void ftramp_instance_destroy(struct trace_array *tr)
 		return;
 	trace_array_put(tr);
 	trace_array_destroy(tr);
+	/* Every hook that used it was unregistered and waited for. */
+	free_percpu(ftramp_name_buf);
+	ftramp_name_buf = NULL;
 }
 
 /*
@@ -69,13 +94,12 @@ void ftramp_instance_destroy(struct trace_array *tr)
  * callbacks run in any context, NMI included, on whatever stack the hooked function
  * has: the name goes into a per-CPU buffer per context level (task, softirq, hardirq,
  * NMI) rather than 600-odd bytes of stack. A level cannot nest into itself here: the
- * callbacks run under ftrace's per-context recursion guard.
+ * callbacks run under ftrace's per-context recursion guard. Only the callbacks of hooks
+ * holding the instance call this, so the buffer exists.
  */
-static DEFINE_PER_CPU(char [4][KSYM_SYMBOL_LEN], ftramp_name_buf);
-
 static const char *ftramp_func_name(unsigned long ip)
 {
-	char *buf = (*this_cpu_ptr(&ftramp_name_buf))[interrupt_context_level()];
+	char *buf = (*this_cpu_ptr(ftramp_name_buf))[interrupt_context_level()];
 	char *space;
 
 	sprint_symbol_no_offset(buf, ip);
@@ -91,6 +115,14 @@ void ftramp_trace_hit(unsigned long ip, unsigned long parent_ip)
 	if (!trace_call_enabled())
 		return;
 	trace_call(ip, parent_ip, ftramp_func_name(ip));
+}
+
+void ftramp_trace_ret(unsigned long ip, unsigned long parent_ip, unsigned long retval,
+		      unsigned long long ns)
+{
+	if (!trace_ret_enabled())
+		return;
+	trace_ret(ip, parent_ip, ftramp_func_name(ip), retval, ns);
 }
 
 const char *ftramp_print_stack(struct trace_seq *p, const unsigned long *stack, unsigned int n)

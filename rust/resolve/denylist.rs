@@ -67,3 +67,54 @@ pub const DENIED: &[&[u8]] = &[
 pub fn is_denied(name: &[u8]) -> bool {
     DENIED.iter().any(|p| glob::matches(p, name))
 }
+
+/// Functions that never return (objtool's `noreturns.h` and DWARF's `DW_AT_noreturn` on the
+/// test kernels), and kernel threads' main loops, which return only when their thread stops
+/// (`kthread` itself ends in `kthread_exit`): a return hook there would keep its call
+/// inside the return trampoline forever, and ftramp could never be unloaded. Refused for
+/// return ops only (as BPF refuses fexit on them); entry hooks are fine. Not exhaustive: BTF
+/// does not say which functions return.
+pub const NO_RETURN: &[&[u8]] = &[
+    b"__module_put_and_kthread_exit",
+    b"__x64_sys_exit",
+    b"__x64_sys_exit_group",
+    b"abort",
+    b"arch_cpu_idle_dead",
+    b"cpu_startup_entry",
+    b"devtmpfs_work_loop",
+    b"do_exit",
+    b"do_group_exit",
+    b"do_idle",
+    b"do_task_dead",
+    b"hlt_play_dead",
+    b"kthread_complete_and_exit",
+    b"kthread_exit",
+    b"io_sq_thread",
+    b"io_wq_worker",
+    b"kthread",
+    b"kthread_worker_fn",
+    b"kthreadd",
+    b"machine_real_restart",
+    b"make_task_dead",
+    b"mwait_play_dead",
+    b"native_play_dead",
+    b"nmi_panic_self_stop",
+    b"panic",
+    b"panic_smp_self_stop",
+    b"rcu_gp_kthread",
+    b"rcu_tasks_kthread",
+    b"rescuer_thread",
+    b"rest_init",
+    b"rust_helper_BUG",
+    b"start_kernel",
+    b"stop_this_cpu",
+    b"smpboot_thread_fn",
+    b"usercopy_abort",
+    b"vpanic",
+    b"worker_thread",
+];
+
+/// Whether a return hook on `name` would never see its calls return.
+pub fn never_returns(name: &[u8]) -> bool {
+    NO_RETURN.contains(&name)
+}

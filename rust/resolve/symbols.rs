@@ -5,7 +5,9 @@
 //! `kallsyms_lookup_name` is found once through a kprobe that is registered disabled (never
 //! armed): registering it resolves `kp.addr`. Every other symbol is then looked up through it,
 //! all at load, so a kernel that lacks one fails the load with `-ENOENT` and a message naming
-//! it instead of failing later.
+//! it instead of failing later. The BTF accessors are optional: a kernel without BPF loads
+//! ftramp without them (noted in the log), and the function model answers "no BTF" there
+//! ([`btf_bound`]).
 //!
 //! None of them is ever called through a pointer: each is a static call of ftramp.ko
 //! (`helpers/bind.c`), bound here with `static_call_update()`, so the kernel rewrites its
@@ -35,6 +37,13 @@ pub(crate) use sys::{
     ftramp_call_tracefs_create_file as tracefs_create_file,
     ftramp_call_tracefs_remove as tracefs_remove,
     ftramp_call_within_kprobe_blacklist as within_kprobe_blacklist,
+};
+
+pub(crate) use sys::{
+    ftramp_call_bpf_get_btf_vmlinux as bpf_get_btf_vmlinux,
+    ftramp_call_btf_base_btf as btf_base_btf, ftramp_call_btf_get_module_btf as btf_get_module_btf,
+    ftramp_call_btf_name_by_offset as btf_name_by_offset, ftramp_call_btf_nr_types as btf_nr_types,
+    ftramp_call_btf_put as btf_put, ftramp_call_btf_type_by_id as btf_type_by_id,
 };
 
 /// How many bindings the load-time self-check decoded as direct branches.
@@ -107,6 +116,10 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
     for i in 1..count {
         let Some(n) = name(i) else { break };
         match lookup(n) {
+            // SAFETY: no preconditions.
+            0 if unsafe { sys::ftramp_bound_optional(i) } => {
+                pr_info!("no kernel symbol {}: return hooks are refused (BTF) or stack traces stop at trampolines (BPF symbols)\n", n);
+            }
             0 => {
                 pr_err!("cannot resolve kernel symbol {}\n", n);
                 missing = true;
@@ -126,11 +139,25 @@ pub(crate) fn resolve(force_missing: bool) -> Result {
     kernel::error::to_result(unsafe { sys::ftramp_return_thunk_init() })
 }
 
+/// Whether binding `i` is an optional one that was not found (never called, not checked).
+fn absent(i: u32) -> bool {
+    // SAFETY: no preconditions.
+    unsafe { sys::ftramp_bound_optional(i) && sys::ftramp_bound_address(i) == 0 }
+}
+
+/// Whether the BTF accessors are bound: every `btf_*` wrapper may be called.
+pub(crate) fn btf_bound() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { sys::ftramp_btf_bound() }
+}
+
 /// The load-time self-check: every binding's static call trampoline decodes (with the
 /// host-tested [`encode::branch_target`]) as a direct `jmp` to exactly the address kallsyms
 /// gave. Returns how many were checked; `ENOEXEC` names the first that is not.
 fn check_direct(count: u32) -> Result<u32> {
-    for i in 0..count {
+    let mut checked = 0;
+    for i in (0..count).filter(|&i| !absent(i)) {
+        checked += 1;
         // SAFETY: no preconditions.
         let (tramp, want) = unsafe {
             (
@@ -158,23 +185,21 @@ fn check_direct(count: u32) -> Result<u32> {
             return Err(ENOEXEC);
         }
     }
-    Ok(count)
+    Ok(checked)
 }
 
 /// `(name, address)` of every bound symbol.
 pub(crate) fn resolved() -> impl Iterator<Item = (&'static CStr, usize)> {
     // SAFETY: no preconditions.
     let count = unsafe { sys::ftramp_bound_count() };
-    (0..count).filter_map(|i| {
+    (0..count).filter(|&i| !absent(i)).filter_map(|i| {
         // SAFETY: no preconditions.
         name(i).map(|n| (n, unsafe { sys::ftramp_bound_address(i) } as usize))
     })
 }
 
-/// `(checked, total)`: bindings the load-time self-check decoded as direct branches.
+/// `(checked, total)`: bindings the load-time self-check decoded as direct branches, of those
+/// bound (the optional ones a kernel lacks are neither).
 pub(crate) fn direct_checked() -> (u32, u32) {
-    // SAFETY: no preconditions.
-    (CHECKED.load(Ordering::Relaxed), unsafe {
-        sys::ftramp_bound_count()
-    })
+    (CHECKED.load(Ordering::Relaxed), resolved().count() as u32)
 }

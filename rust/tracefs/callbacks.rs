@@ -12,51 +12,10 @@ use crate::{
     command::Callback,
     engine::{fault, ops::OpsPtr},
     functions::Func,
-    glob, sys,
+    glob,
+    percpu::PerCpuCounter,
+    sys,
 };
-
-/// A per-CPU `unsigned long` counter.
-///
-/// # Invariants
-///
-/// `0` is a live `alloc_percpu(unsigned long)` owned by this value.
-pub(crate) struct PerCpuCounter(NonNull<ffi::c_ulong>);
-
-// SAFETY: a per-CPU counter may be incremented, summed and freed from any CPU.
-unsafe impl Send for PerCpuCounter {}
-// SAFETY: as above (each CPU increments its own copy).
-unsafe impl Sync for PerCpuCounter {}
-
-impl PerCpuCounter {
-    /// A zeroed counter.
-    pub(crate) fn new() -> Result<Self> {
-        fault::point()?;
-        // SAFETY: plain allocation.
-        let p = unsafe { sys::ftramp_counter_alloc() };
-        // INVARIANT: freshly allocated.
-        Ok(Self(NonNull::new(p).ok_or(ENOMEM)?))
-    }
-
-    /// Adds one on this CPU.
-    pub(crate) fn inc(&self) {
-        // SAFETY: live (type invariant).
-        unsafe { sys::ftramp_counter_inc(self.0.as_ptr()) };
-    }
-
-    /// Sum over all CPUs.
-    pub(crate) fn sum(&self) -> u64 {
-        // SAFETY: live (type invariant).
-        unsafe { sys::ftramp_counter_sum(self.0.as_ptr()) as u64 }
-    }
-}
-
-impl Drop for PerCpuCounter {
-    fn drop(&mut self) {
-        // SAFETY: live and owned (type invariant); nobody increments it any more (the hook it
-        // belongs to was unregistered and waited for before it is dropped).
-        unsafe { sys::ftramp_counter_free(self.0.as_ptr()) };
-    }
-}
 
 /// ftramp's trace instance, `instances/ftramp`.
 ///
@@ -197,6 +156,47 @@ unsafe extern "C" fn stack_cb(
     }
 }
 
+/// `ret`, at entry: the cookie is the entry time.
+///
+/// # Safety
+///
+/// Called by ftramp's dispatch with the ops of a live, registered `Hook`.
+unsafe extern "C" fn ret_entry_cb(
+    _ip: ffi::c_ulong,
+    _parent_ip: ffi::c_ulong,
+    _ops: *mut sys::ftramp_ops,
+    _regs: *mut sys::ftramp_regs,
+    cookie: *mut u64,
+) -> bool {
+    // SAFETY: `cookie` is the call's cookie, valid for a write; no other preconditions.
+    unsafe { *cookie = sys::ftramp_now_ns() };
+    true
+}
+
+/// `ret`, at return: one event with the return value and the call's duration.
+///
+/// # Safety
+///
+/// Called by ftramp's return dispatch with the ops of a live, registered `Hook`.
+unsafe extern "C" fn ret_cb(
+    ip: ffi::c_ulong,
+    parent_ip: ffi::c_ulong,
+    ops: *mut sys::ftramp_ops,
+    ret: *mut sys::ftramp_ret_regs,
+    cookie: u64,
+) {
+    // SAFETY: as in `count_cb`.
+    let h = unsafe { hook_of(ops) };
+    h.hits.inc();
+    if h.tr.is_some() {
+        // SAFETY: `ret` is valid for this call; no other preconditions (any context).
+        unsafe {
+            let ns = sys::ftramp_now_ns().wrapping_sub(cookie);
+            sys::ftramp_trace_ret(ip, parent_ip, (*ret).ax, ns);
+        }
+    }
+}
+
 impl Hook {
     /// A hook of `callback` on `func`, not yet registered.
     pub(crate) fn new(
@@ -205,12 +205,15 @@ impl Hook {
         arg: u32,
         tr: Option<NonNull<sys::trace_array>>,
     ) -> Result<Pin<KBox<Self>>> {
-        let (f, flags): (sys::ftramp_func_t, _) = match callback {
+        type Entry = sys::ftramp_entry_func_t;
+        type Ret = sys::ftramp_ret_func_t;
+        let (f, entry, ret, flags): (sys::ftramp_func_t, Entry, Ret, _) = match callback {
             // A per-CPU increment cannot recurse: called straight from the trampoline.
-            Callback::Count => (Some(count_cb), sys::FTRAMP_OPS_FL_RECURSION),
+            Callback::Count => (Some(count_cb), None, None, sys::FTRAMP_OPS_FL_RECURSION),
             // These reach printk-like code: let ftramp's recursion guard wrap them.
-            Callback::Trace => (Some(trace_cb), 0),
-            Callback::Stacktrace => (Some(stack_cb), 0),
+            Callback::Trace => (Some(trace_cb), None, None, 0),
+            Callback::Stacktrace => (Some(stack_cb), None, None, 0),
+            Callback::Ret => (None, Some(ret_entry_cb), Some(ret_cb), 0),
         };
         fault::point()?;
         let mut name = KVec::new();
@@ -227,6 +230,8 @@ impl Hook {
                             private: core::ptr::null_mut(),
                             flags: flags as ffi::c_ulong,
                             internal: core::ptr::null_mut(),
+                            entry_func: entry,
+                            ret_func: ret,
                         })
                     }
                 }),

@@ -18,8 +18,12 @@ pub mod errno {
     pub const EEXIST: i32 = 17;
     /// Malformed command.
     pub const EINVAL: i32 = 22;
+    /// No room (slots, return ops).
+    pub const ENOSPC: i32 = 28;
     /// Write at an offset.
     pub const ESPIPE: i32 = 29;
+    /// A function whose calling convention ftramp cannot reproduce (return ops).
+    pub const EOPNOTSUPP: i32 = 95;
 }
 
 /// Longest command line accepted.
@@ -34,6 +38,8 @@ pub enum Callback {
     Trace,
     /// The caller's stack into `instances/ftramp`, at most `arg` per second.
     Stacktrace,
+    /// One trace event per return (value and duration) in `instances/ftramp`.
+    Ret,
 }
 
 /// What each callback is, for `available_callbacks`: (name, argument, description).
@@ -55,6 +61,12 @@ pub const CALLBACKS: &[(Callback, &str, &str, &str)] = &[
         "stacktrace",
         "[:N]",
         "the caller's stack in instances/ftramp/trace, at most N per second (default 1)",
+    ),
+    (
+        Callback::Ret,
+        "ret",
+        "",
+        "one event per return (value, caller, duration) in instances/ftramp/trace",
     ),
 ];
 

@@ -180,7 +180,13 @@ impl Hooks {
             {
                 if let Err(e) = self.add(&mut engine, funcs, callback, arg, &mut added) {
                     self.remove_hooks(&mut engine, &added);
-                    let msg = "cannot attach (ftrace refused the function, or out of memory)";
+                    let msg = match (-e.to_errno(), engine.take_refusal()) {
+                        (errno::EOPNOTSUPP, Some(why)) => why,
+                        (errno::ENOSPC, _) => {
+                            "no room (trampoline slots, return ops, or 8 return ops on the function)"
+                        }
+                        _ => "cannot attach (ftrace refused the function, or out of memory)",
+                    };
                     state.errors.lock().add(msg, input, 0);
                     return Err(e);
                 }

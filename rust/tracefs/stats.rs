@@ -28,11 +28,12 @@ impl File<State> for EnabledFunctions {
         let e = state.engine.lock();
         for s in e.sites() {
             out.line(format_args!(
-                "{} ops={} mode={} tramp={:#x}",
+                "{} ops={} mode={} tramp={:#x}{}",
                 bstr(s.name),
                 s.ops,
                 mode_name(s.mode),
-                s.trampoline
+                s.trampoline,
+                if s.ret { " ret" } else { "" }
             ))?;
         }
         Ok(())
@@ -86,6 +87,31 @@ impl File<State> for Stats {
             "guard_skips: {}",
             dispatch::GUARD_SKIPS.load(core::sync::atomic::Ordering::Relaxed)
         ))?;
+        let (inflight, draining, rets) = e.ret_stats();
+        let r = &dispatch::ret::STATS;
+        for (name, v) in [
+            ("ret_ops", rets as u64),
+            (
+                "ret_calls",
+                r.calls.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+            (
+                "ret_stale",
+                r.stale.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+            (
+                "ret_overflow",
+                r.overflow.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+            ("ret_inflight", inflight),
+            ("ret_draining", draining as u64),
+            (
+                "int3_emulated_ret",
+                int3::STATS.ret.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+        ] {
+            out.line(format_args!("{}: {}", name, v))?;
+        }
         out.line(format_args!("slots: {}/{}", used, total))?;
         out.line(format_args!("kept_sites: {}", e.kept()))?;
         // SAFETY: plain reads of module parameters.
@@ -102,6 +128,19 @@ impl File<State> for Stats {
                 s.int3_hits,
                 s.stale_hits
             ))?;
+            if let Some((a, b, l)) = s.ret_layout {
+                out.line(format_args!(
+                    "site {} ret inflight={} a={:#x} a_len={} entry_call={} b={:#x} b_len={} ret_call={}",
+                    bstr(s.name),
+                    s.inflight,
+                    a,
+                    l.a_len,
+                    l.entry_call,
+                    b,
+                    l.b_len,
+                    l.ret_call
+                ))?;
+            }
         }
         Ok(())
     }

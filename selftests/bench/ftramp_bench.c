@@ -25,6 +25,17 @@
  *	ftramp's trampoline does) | busy_ftramp / busy_ftrace (TRACEE itself stays
  *	unhooked while NOPS ops hook ftramp_target_a and, for ftramp, a second
  *	ops hooks the 100 ftramp_target_batch_* functions).
+ *	Entry+return kinds (every handler empty, every entry asks for the
+ *	return): ftramp_ret (NOPS return ops, FTRAMP_OPS_FL_RECURSION) |
+ *	ftramp_ret_assist (the same, ftramp's recursion guard) |
+ *	ftramp_ret_noentry (self-guarded return ops without entry_func: every
+ *	return delivered) | ftramp_ret_skip (self-guarded, the entry_func
+ *	returns false: the return trampoline runs, no return is delivered;
+ *	these two split the cost, Documentation/benchmark.rst) | kretprobe
+ *	(empty handler, no entry_handler) | fprobe_exit (entry_handler and
+ *	exit_handler; rethook on 6.12, fgraph from 6.15). For kprobe, kretprobe,
+ *	fprobe and fprobe_exit the result ends with "; missed M": the probe's
+ *	nmissed after the loops (0: no call went unhooked).
  *   sw_setup FILTER	ops A on FILTER (each site direct), ops B registered with
  *			nothing; FILTER is "bench" for this module's tracee or any
  *			ftramp filter (names, globs)
@@ -96,6 +107,29 @@ static int bench_kprobe_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* Return ops: the entry asks for every return, the return does nothing. */
+static bool bench_ret_entry(unsigned long ip, unsigned long parent_ip,
+			    struct ftramp_ops *ops, struct ftramp_regs *regs, u64 *cookie)
+{
+	return true;
+}
+
+static bool bench_ret_entry_skip(unsigned long ip, unsigned long parent_ip,
+				 struct ftramp_ops *ops, struct ftramp_regs *regs, u64 *cookie)
+{
+	return false;
+}
+
+static void bench_ret_nop(unsigned long ip, unsigned long parent_ip, struct ftramp_ops *ops,
+			  struct ftramp_ret_regs *ret, u64 cookie)
+{
+}
+
+static int bench_kretprobe_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return 0;
+}
+
 /* 6.14 passes fprobe handlers ftrace_regs instead of pt_regs. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
 #define BENCH_FPROBE_REGS struct ftrace_regs
@@ -105,7 +139,12 @@ static int bench_kprobe_pre(struct kprobe *p, struct pt_regs *regs)
 static int bench_fprobe_entry(struct fprobe *fp, unsigned long entry_ip,
 			      unsigned long ret_ip, BENCH_FPROBE_REGS *regs, void *data)
 {
-	return 0;
+	return 0;	/* 0: call the exit handler too, if there is one */
+}
+
+static void bench_fprobe_exit(struct fprobe *fp, unsigned long entry_ip,
+			      unsigned long ret_ip, BENCH_FPROBE_REGS *regs, void *data)
+{
 }
 
 /* The direct trampolines' callee (samples/ftrace/ftrace-direct-modify.c's shape). */
@@ -180,12 +219,16 @@ asm(
 
 enum kind {
 	K_NONE, K_FTRAMP, K_FTRAMP_ASSIST, K_FTRACE, K_FTRACE_ASSIST, K_KPROBE, K_FPROBE,
-	K_DIRECT, K_DIRECT_REGS, K_BUSY_FTRAMP, K_BUSY_FTRACE, NR_KINDS
+	K_DIRECT, K_DIRECT_REGS, K_BUSY_FTRAMP, K_BUSY_FTRACE, K_FTRAMP_RET,
+	K_FTRAMP_RET_ASSIST, K_FTRAMP_RET_NOENTRY, K_FTRAMP_RET_SKIP, K_KRETPROBE,
+	K_FPROBE_EXIT, NR_KINDS
 };
 
 static const char *const kind_names[NR_KINDS] = {
 	"none", "ftramp", "ftramp_assist", "ftrace", "ftrace_assist", "kprobe", "fprobe",
-	"direct", "direct_regs", "busy_ftramp", "busy_ftrace",
+	"direct", "direct_regs", "busy_ftramp", "busy_ftrace", "ftramp_ret",
+	"ftramp_ret_assist", "ftramp_ret_noentry", "ftramp_ret_skip", "kretprobe",
+	"fprobe_exit",
 };
 
 struct tracee {
@@ -202,6 +245,7 @@ static struct ftramp_ops bops[MAX_OPS + 1];
 static struct ftrace_ops *fops;		/* kcalloc'ed, like ftrace-ops.ko's */
 static int nr_bops, nr_fops;
 static struct kprobe bkp;
+static struct kretprobe bkrp;
 static struct fprobe bfp;
 static struct ftrace_ops direct_ops;
 static unsigned long direct_addr;
@@ -227,6 +271,10 @@ static void unhook_all(void)
 		unregister_kprobe(&bkp);
 		memset(&bkp, 0, sizeof(bkp));
 	}
+	if (bkrp.kp.addr) {
+		unregister_kretprobe(&bkrp);
+		memset(&bkrp, 0, sizeof(bkrp));
+	}
 	if (bfp.entry_handler) {
 		unregister_fprobe(&bfp);
 		memset(&bfp, 0, sizeof(bfp));
@@ -237,7 +285,12 @@ static void unhook_all(void)
 	}
 }
 
-static int hook_ftramp(const char *filter, int n, unsigned long flags)
+/*
+ * Up to @n ftramp ops on @filter: entry-only if @ret_ops is false, else return ops
+ * whose entry_func is @entry (NULL: none).
+ */
+static int hook_ftramp(const char *filter, int n, unsigned long flags, bool ret_ops,
+		       ftramp_entry_func_t entry)
 {
 	int ret = 0;
 
@@ -245,7 +298,12 @@ static int hook_ftramp(const char *filter, int n, unsigned long flags)
 		struct ftramp_ops *o = &bops[nr_bops];
 
 		memset(o, 0, sizeof(*o));
-		o->func = bench_ftramp_nop;
+		if (ret_ops) {
+			o->entry_func = entry;
+			o->ret_func = bench_ret_nop;
+		} else {
+			o->func = bench_ftramp_nop;
+		}
 		o->flags = flags;
 		ret = ftramp_set_filter(o, filter, 1) ?: ftramp_register_ops(o);
 		if (!ret)
@@ -303,9 +361,18 @@ static int hook(const struct tracee *t, enum kind k, int n)
 	case K_NONE:
 		return 0;
 	case K_FTRAMP:
-		return hook_ftramp(t->name, n, FTRAMP_OPS_FL_RECURSION);
+		return hook_ftramp(t->name, n, FTRAMP_OPS_FL_RECURSION, false, NULL);
 	case K_FTRAMP_ASSIST:
-		return hook_ftramp(t->name, n, 0);
+		return hook_ftramp(t->name, n, 0, false, NULL);
+	case K_FTRAMP_RET:
+		return hook_ftramp(t->name, n, FTRAMP_OPS_FL_RECURSION, true, bench_ret_entry);
+	case K_FTRAMP_RET_ASSIST:
+		return hook_ftramp(t->name, n, 0, true, bench_ret_entry);
+	case K_FTRAMP_RET_NOENTRY:
+		return hook_ftramp(t->name, n, FTRAMP_OPS_FL_RECURSION, true, NULL);
+	case K_FTRAMP_RET_SKIP:
+		return hook_ftramp(t->name, n, FTRAMP_OPS_FL_RECURSION, true,
+				   bench_ret_entry_skip);
 	case K_FTRACE:
 		return hook_ftrace(t->fn, n, 0);
 	case K_FTRACE_ASSIST:
@@ -320,10 +387,22 @@ static int hook(const struct tracee *t, enum kind k, int n)
 		}
 		return 0;
 	case K_FPROBE:
+	case K_FPROBE_EXIT:
 		memset(&bfp, 0, sizeof(bfp));
 		bfp.entry_handler = bench_fprobe_entry;
+		if (k == K_FPROBE_EXIT)
+			bfp.exit_handler = bench_fprobe_exit;
 		if (register_fprobe_ips(&bfp, &addr, 1)) {
 			memset(&bfp, 0, sizeof(bfp));
+			return -EINVAL;
+		}
+		return 0;
+	case K_KRETPROBE:
+		memset(&bkrp, 0, sizeof(bkrp));
+		bkrp.kp.addr = (kprobe_opcode_t *)addr;
+		bkrp.handler = bench_kretprobe_ret;
+		if (register_kretprobe(&bkrp)) {
+			memset(&bkrp, 0, sizeof(bkrp));
 			return -EINVAL;
 		}
 		return 0;
@@ -335,8 +414,9 @@ static int hook(const struct tracee *t, enum kind k, int n)
 		/* Others hooked, the tracee not: n ops on target_a, one more on 100 functions. */
 		if (t->fn == ftramp_target_a)
 			return -EINVAL;
-		return hook_ftramp("ftramp_target_a", n, FTRAMP_OPS_FL_RECURSION) ?:
-		       hook_ftramp("ftramp_target_batch_*", n + 1, FTRAMP_OPS_FL_RECURSION);
+		return hook_ftramp("ftramp_target_a", n, FTRAMP_OPS_FL_RECURSION, false, NULL) ?:
+		       hook_ftramp("ftramp_target_batch_*", n + 1, FTRAMP_OPS_FL_RECURSION,
+				   false, NULL);
 	case K_BUSY_FTRACE:
 		if (t->fn == ftramp_target_a)
 			return -EINVAL;
@@ -382,6 +462,15 @@ static int do_percall(const struct tracee *t, enum kind k, int n, unsigned long 
 				 time_calls(t->fn, calls));
 		cond_resched();
 	}
+	if (k == K_KRETPROBE)
+		len += scnprintf(result + len, sizeof(result) - len, "; missed %d",
+				 bkrp.nmissed);
+	else if (k == K_FPROBE || k == K_FPROBE_EXIT)
+		len += scnprintf(result + len, sizeof(result) - len, "; missed %lu",
+				 bfp.nmissed);
+	else if (k == K_KPROBE)
+		len += scnprintf(result + len, sizeof(result) - len, "; missed %lu",
+				 bkp.nmissed);
 	scnprintf(result + len, sizeof(result) - len, "\n");
 	unhook_all();
 	return 0;
@@ -513,7 +602,7 @@ static int bench_module_cb(struct notifier_block *nb, unsigned long state, void 
 		return NOTIFY_DONE;
 	mutex_lock(&bench_lock);
 	if (state == MODULE_STATE_COMING && arm_ops && !nr_bops) {
-		if (hook_ftramp("tracee_relevant", arm_ops, arm_flags)) {
+		if (hook_ftramp("tracee_relevant", arm_ops, arm_flags, false, NULL)) {
 			pr_warn("hooking ftrace_ops's tracee_relevant failed\n");
 			unhook_all();
 		}

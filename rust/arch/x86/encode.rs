@@ -56,15 +56,63 @@ pub enum Reg {
     Rsi = 6,
     /// `%rdi`
     Rdi = 7,
+    /// `%r8`
+    R8 = 8,
+    /// `%r11`
+    R11 = 11,
 }
 
-/// `movabs $imm, %reg` (REX.W + B8+r + imm64).
+/// `movabs $imm, %reg` (REX.W[+B] + B8+r + imm64).
 pub fn movabs(reg: Reg, imm: u64) -> [u8; MOVABS_LEN] {
+    let r = reg as u8;
     let mut out = [0u8; MOVABS_LEN];
-    out[0] = 0x48;
-    out[1] = 0xb8 + reg as u8;
+    out[0] = 0x48 | (r >> 3);
+    out[1] = 0xb8 + (r & 7);
     out[2..].copy_from_slice(&imm.to_le_bytes());
     out
+}
+
+/// Length of a per-CPU `incq`/`decq` through `%r11` ([`percpu_rmw_r11`]).
+pub const PERCPU_R11_LEN: usize = 4;
+
+/// `incq`/`decq %gs:(%r11)`: the 64-bit per-CPU variable whose `__percpu` address is in
+/// `%r11` (what `this_cpu_inc()` compiles to for a dynamically allocated one).
+pub fn percpu_rmw_r11(op: PercpuOp) -> [u8; PERCPU_R11_LEN] {
+    // %gs, REX.W+B, group 5 (/0 inc, /1 dec), modrm mod=00 rm=011 (%r11 with REX.B).
+    [0x65, 0x49, 0xff, ((op as u8) << 3) | 0x03]
+}
+
+/// `pushq disp(%rbp)`: pushes the word at `%rbp + disp` (8-bit displacement when it fits).
+pub fn push_rbp_disp(disp: i32) -> ([u8; 6], usize) {
+    let mut out = [0u8; 6];
+    out[0] = 0xff;
+    if let Ok(d) = i8::try_from(disp) {
+        out[1] = 0x75; // mod=01 /6 rm=101
+        out[2] = d as u8;
+        (out, 3)
+    } else {
+        out[1] = 0xb5; // mod=10 /6 rm=101
+        out[2..6].copy_from_slice(&disp.to_le_bytes());
+        (out, 6)
+    }
+}
+
+/// `leaq disp32(%rbp), %rsp`.
+pub fn lea_rsp_rbp(disp: i32) -> [u8; 7] {
+    let d = disp.to_le_bytes();
+    [0x48, 0x8d, 0xa5, d[0], d[1], d[2], d[3]]
+}
+
+/// `subq $imm32, %rsp`.
+pub fn sub_rsp(imm: i32) -> [u8; 7] {
+    let d = imm.to_le_bytes();
+    [0x48, 0x81, 0xec, d[0], d[1], d[2], d[3]]
+}
+
+/// `leaq disp32(%rsp), %rcx`.
+pub fn lea_rcx_rsp(disp: i32) -> [u8; 8] {
+    let d = disp.to_le_bytes();
+    [0x48, 0x8d, 0x8c, 0x24, d[0], d[1], d[2], d[3]]
 }
 
 /// Length of an ops entry stub: `movabs $ops, %rdx; jmp func`.

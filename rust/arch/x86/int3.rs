@@ -12,7 +12,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{ffi, prelude::*};
 
-use crate::{arch::pool, notifier::Notifier, sys};
+use crate::{
+    arch::{pool, pool::SiteKind},
+    notifier::Notifier,
+    sys,
+};
 
 /// How often to re-read the record when the seqcount changed under the reader (race (b)).
 const RETRIES: usize = 8;
@@ -28,6 +32,8 @@ pub(crate) struct Int3Stats {
     /// Emulated hits whose record had more than one entry: the site was found by the binary
     /// search of a batched round (a test requires these, so the search is really exercised).
     pub(crate) searched: AtomicU64,
+    /// Hits emulated (or stale) at return dispatch sites.
+    pub(crate) ret: AtomicU64,
 }
 
 pub(crate) static STATS: Int3Stats = Int3Stats {
@@ -35,6 +41,7 @@ pub(crate) static STATS: Int3Stats = Int3Stats {
     stale: [const { AtomicU64::new(0) }; 4],
     retries: AtomicU64::new(0),
     searched: AtomicU64::new(0),
+    ret: AtomicU64::new(0),
 };
 
 impl Int3Stats {
@@ -108,32 +115,46 @@ unsafe extern "C" fn notify(
     // Only a live dispatch site of ours: anything else (including int3 filler in free slots)
     // is not ours to claim.
     let target = pool::with_slot_info(site, |info| {
-        if info.site.load(Ordering::Acquire) != site {
-            return None;
+        let s = info.find(site)?;
+        let kind = s.kind();
+        if kind == SiteKind::RetCall {
+            STATS.ret.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: no preconditions.
         let ctx = unsafe { sys::ftramp_interrupted_context() } as usize & 3;
-        Some(match record_target(site) {
-            Ok(Some(t)) => {
-                STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
-                info.int3_hits.fetch_add(1, Ordering::Relaxed);
-                t
-            }
-            // The switch of this site finished under us (race (a)), or the record is in flux:
-            // the site's current target is valid either way (the caller of a switch keeps old
-            // and new targets valid until it is over).
-            _ => {
-                STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
-                info.stale_hits.fetch_add(1, Ordering::Relaxed);
-                info.target.load(Ordering::Acquire)
-            }
-        })
+        Some((
+            kind,
+            match record_target(site) {
+                Ok(Some(t)) => {
+                    STATS.emulated[ctx].fetch_add(1, Ordering::Relaxed);
+                    info.int3_hits.fetch_add(1, Ordering::Relaxed);
+                    t
+                }
+                // The switch of this site finished under us (race (a)), or the record is in flux:
+                // the site's current target is valid either way (the caller of a switch keeps old
+                // and new targets valid until it is over).
+                _ => {
+                    STATS.stale[ctx].fetch_add(1, Ordering::Relaxed);
+                    info.stale_hits.fetch_add(1, Ordering::Relaxed);
+                    s.target.load(Ordering::Acquire)
+                }
+            },
+        ))
     });
-    let Some(Some(target)) = target else {
+    let Some(Some((kind, target))) = target else {
         return sys::NOTIFY_DONE as ffi::c_int;
     };
-    // SAFETY: plain read of a module parameter.
-    if unsafe { sys::ftramp_param_skip_mode() } {
+    if kind == SiteKind::Jmp {
+        // A trampoline's mode `jmp` (or its `nop`, whose target is the next instruction):
+        // what `int3_emulate_jmp()` does.
+        // SAFETY: `regs` is the trap frame, ours to change for this notifier call; `target`
+        // is valid (as above).
+        unsafe { (*regs).ip = target as ffi::c_ulong };
+        return sys::NOTIFY_STOP as ffi::c_int;
+    }
+    let is_ret = kind == SiteKind::RetCall;
+    // SAFETY: plain reads of module parameters.
+    if unsafe { sys::ftramp_param_skip_mode() || (is_ret && sys::ftramp_param_skip_ret()) } {
         // Resuming after the 5-byte call is what the 2019 bug did (test knob only).
         // SAFETY: `regs` is the trap frame, valid and ours to change for this notifier call.
         unsafe { (*regs).ip += (crate::arch::encode::REL32_INSN_LEN - 1) as ffi::c_ulong };

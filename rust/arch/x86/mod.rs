@@ -4,6 +4,7 @@
 //!
 //! - [`encode`]: instruction encoding (`core`-only, host-tested);
 //! - [`trampoline`]: the per-function trampoline and the ops entry stub;
+//! - [`ret_trampoline`]: the trampoline of a function with return ops, and their stubs;
 //! - [`pool`]: the executable region the code lives in, with slot quarantine;
 //! - [`sequence`]: the order of one switch round (`core`-only, host-tested);
 //! - [`patcher`]: the 3-phase int3 switch of dispatch sites, on the live text;
@@ -14,6 +15,7 @@ pub(crate) mod encode;
 pub(crate) mod int3;
 pub(crate) mod patcher;
 pub(crate) mod pool;
+pub(crate) mod ret_trampoline;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod sequence;
 pub(crate) mod trampoline;

@@ -24,7 +24,7 @@ pub(crate) use super::sequence::{Patch, PatchStats};
 use crate::{
     arch::{pool, pool::Pool, sequence, sequence::Switch},
     engine::fault,
-    symbols, sys,
+    symbols, sys, vec,
 };
 
 /// The in-flight record: the sites of one round and their new targets, sorted by site.
@@ -82,9 +82,17 @@ impl Drop for Record {
     }
 }
 
+/// The switch of `p`, encoded for the kind of its site.
+fn switch_of(pool: &Pool, p: &Patch) -> Option<Switch> {
+    match pool.site_at(p.site)?.kind() {
+        pool::SiteKind::Jmp => Switch::new_jmp(p.site, p.target),
+        pool::SiteKind::Call | pool::SiteKind::RetCall => Switch::new(p.site, p.target),
+    }
+}
+
 /// The current target of the live site at `site`, if it is one.
 fn current(pool: &Pool, site: usize) -> Option<usize> {
-    pool.info_at(site).map(|i| i.target.load(Ordering::Relaxed))
+    pool.site_at(site).map(|i| i.target.load(Ordering::Relaxed))
 }
 
 /// Everything one round needs, allocated and encoded: committing it cannot fail.
@@ -108,7 +116,7 @@ impl Round {
         fault::point()?;
         let mut switches = KVec::with_capacity(n, GFP_KERNEL)?;
         for p in patches[..n].iter() {
-            switches.push(Switch::new(p.site, p.target).ok_or(ERANGE)?, GFP_KERNEL)?;
+            switches.push(switch_of(pool, p).ok_or(ERANGE)?, GFP_KERNEL)?;
         }
         let mut record = Record::new(n)?;
         record.fill(&switches);
@@ -116,41 +124,54 @@ impl Round {
         Ok(Some(Self { switches, record }))
     }
 
-    /// A one-site round, allocated once and refilled ([`Round::refill`]) where nothing may be
-    /// allocated (the engine's fallback for removals under memory pressure).
+    /// A round of up to [`SPARE_SITES`] sites, allocated once and refilled
+    /// ([`Round::refill`]) where nothing may be allocated (the engine's fallback for removals
+    /// under memory pressure: one site's four patchable sites at most).
     pub(crate) fn spare() -> Result<Self> {
         fault::point()?;
-        let mut switches = KVec::with_capacity(1, GFP_KERNEL)?;
-        switches.push(
-            Switch {
-                site: 0,
-                target: 0,
-                insn: [0; 5],
-            },
-            GFP_KERNEL,
-        )?;
-        let mut record = Record::new(1)?;
+        let mut switches = KVec::with_capacity(SPARE_SITES, GFP_KERNEL)?;
+        for _ in 0..SPARE_SITES {
+            switches.push(
+                Switch {
+                    site: 0,
+                    target: 0,
+                    insn: [0; 5],
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut record = Record::new(SPARE_SITES)?;
         record.fill(&switches);
         // INVARIANT: filled from `switches` just above.
         Ok(Self { switches, record })
     }
 
-    /// Makes this (spare) round switch `patch` alone. The caller waited for RCU readers since
-    /// its last use. `false` if the site is already there (or the target is out of reach).
-    pub(crate) fn refill(&mut self, pool: &Pool, patch: Patch) -> bool {
-        let current = current(pool, patch.site);
-        let Some(switch) = Switch::new(patch.site, patch.target) else {
-            return false;
-        };
-        if !sequence::needs_switch(current, patch.target) {
+    /// Makes this (spare) round switch `patches` (at most [`SPARE_SITES`]). The caller waited
+    /// for RCU readers since its last use. `false` if no site needs switching (or a target is
+    /// out of reach).
+    pub(crate) fn refill(&mut self, pool: &Pool, patches: &mut [Patch]) -> bool {
+        let n = sequence::select(patches, |site| current(pool, site));
+        if n == 0 || n > SPARE_SITES {
             return false;
         }
-        self.switches[0] = switch;
+        vec::clear(&mut self.switches);
+        for p in patches[..n].iter() {
+            let Some(switch) = switch_of(pool, p) else {
+                return false;
+            };
+            // Within the capacity allocated by `spare`.
+            if vec::push_within_capacity(&mut self.switches, switch).is_err() {
+                return false;
+            }
+        }
         self.record.fill(&self.switches);
         // INVARIANT: refilled from `switches` just above.
         true
     }
 }
+
+/// Sites the spare round can switch at once.
+pub(crate) const SPARE_SITES: usize = 4;
 
 /// The kernel's side of a round: the live pool's text and slot infos, the round's record
 /// published under the seqcount, and `text_poke_sync()`.
@@ -161,7 +182,7 @@ struct Live<'a> {
 
 impl sequence::Text for Live<'_> {
     fn set_target(&mut self, site: usize, target: usize) {
-        if let Some(info) = self.pool.info_at(site) {
+        if let Some(info) = self.pool.site_at(site) {
             info.target.store(target, Ordering::Release);
         }
     }

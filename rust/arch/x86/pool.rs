@@ -12,30 +12,79 @@
 //! after every other free slot, so code freed too early traps visibly (a stray jump into it
 //! dies on `int3`) instead of running stale or someone else's bytes.
 
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use kernel::{ffi, prelude::*};
 
 use crate::{arch::encode, symbols, sys};
 
-/// Bytes per slot (a trampoline is about 85).
-pub(crate) const SLOT_SIZE: usize = 128;
+/// Bytes per slot (an entry trampoline is about 85, each half of a return trampoline up to
+/// about 240).
+pub(crate) const SLOT_SIZE: usize = 256;
 const PAGE_SIZE: usize = 4096;
 
 /// What a freed slot is refilled with.
 static INT3_FILL: [u8; SLOT_SIZE] = [encode::INT3; SLOT_SIZE];
 
-/// What the int3 handler may read about a slot, lock-free.
+/// What a patchable site is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SiteKind {
+    /// A dispatch `call` (entry, or a return trampoline's entry dispatch).
+    Call = 0,
+    /// A return trampoline's return dispatch `call`.
+    RetCall = 1,
+    /// An entry trampoline's first instruction: `jmp` to its return trampoline, or a 5-byte
+    /// `nop` (its "target" is then the next instruction).
+    Jmp = 2,
+}
+
+/// One patchable site of a slot.
+#[derive(Default)]
+pub(crate) struct SiteInfo {
+    /// Address of the 5-byte instruction if it is live, else 0.
+    pub(crate) site: AtomicUsize,
+    /// The target being written or last written there.
+    pub(crate) target: AtomicUsize,
+    kind: AtomicU8,
+}
+
+impl SiteInfo {
+    /// What the site is.
+    pub(crate) fn kind(&self) -> SiteKind {
+        match self.kind.load(Ordering::Relaxed) {
+            1 => SiteKind::RetCall,
+            2 => SiteKind::Jmp,
+            _ => SiteKind::Call,
+        }
+    }
+
+    /// Makes the site live: `site` with `kind`, currently at `target`. The code there must be
+    /// complete.
+    pub(crate) fn set(&self, site: usize, kind: SiteKind, target: usize) {
+        self.target.store(target, Ordering::Release);
+        self.kind.store(kind as u8, Ordering::Relaxed);
+        self.site.store(site, Ordering::Release);
+    }
+}
+
+/// What the int3 handler may read about a slot, lock-free: up to two patchable sites.
 #[derive(Default)]
 pub(crate) struct SlotInfo {
-    /// Address of the slot's dispatch `call` if it is a live trampoline, else 0.
-    pub(crate) site: AtomicUsize,
-    /// The dispatch target being written or last written there.
-    pub(crate) target: AtomicUsize,
-    /// int3 hits emulated at this site with the in-flight record.
+    pub(crate) sites: [SiteInfo; 2],
+    /// int3 hits emulated at the slot's sites with the in-flight record.
     pub(crate) int3_hits: AtomicU64,
     /// int3 hits after the switch had finished (race (a)).
     pub(crate) stale_hits: AtomicU64,
+}
+
+impl SlotInfo {
+    /// The live site at `addr`, if the slot has one there.
+    pub(crate) fn find(&self, addr: usize) -> Option<&SiteInfo> {
+        self.sites
+            .iter()
+            .find(|s| s.site.load(Ordering::Acquire) == addr)
+    }
 }
 
 /// The region, published for the int3 handler: [`POOL_BASE`] `..` `+ POOL_LEN`, with one
@@ -116,6 +165,13 @@ impl Pool {
             unsafe { symbols::execmem_free(p) };
             return Err(Error::from_errno(r));
         }
+        // Kernel text for unwinders and kallsyms ("ftramp_trampolines"): a stack trace taken
+        // in a callback or in a hooked function's body walks through the trampolines' frame
+        // pointers to the real caller. Optional (a kernel without BPF JIT has no table).
+        // SAFETY: the region is allocated and stays until `unpublish` removes the symbol.
+        if !unsafe { sys::ftramp_pool_ksym_add(p as ffi::c_ulong, len as ffi::c_ulong) } {
+            pr_info!("no BPF symbol table: stack traces stop at ftramp's trampolines\n");
+        }
         POOL_INFO.store(info.as_mut_ptr(), Ordering::Release);
         POOL_BASE.store(p as usize, Ordering::Release);
         POOL_LEN.store(len, Ordering::Release);
@@ -135,9 +191,11 @@ impl Pool {
         &self.info[slot.0 as usize]
     }
 
-    /// The info of the slot holding `addr` (an address inside a slot of this pool).
-    pub(crate) fn info_at(&self, addr: usize) -> Option<&SlotInfo> {
-        self.info.get(addr.checked_sub(self.base)? / SLOT_SIZE)
+    /// The live site at `addr` (inside a slot of this pool), if there is one.
+    pub(crate) fn site_at(&self, addr: usize) -> Option<&SiteInfo> {
+        self.info
+            .get(addr.checked_sub(self.base)? / SLOT_SIZE)?
+            .find(addr)
     }
 
     /// Takes the free slot that has been free longest.
@@ -162,8 +220,11 @@ impl Pool {
     /// it went through the engine's retire list and its wait.
     pub(crate) fn free(&mut self, slot: Slot) {
         let info = self.info(&slot);
-        info.site.store(0, Ordering::Release);
-        info.target.store(0, Ordering::Relaxed);
+        for s in info.sites.iter() {
+            s.site.store(0, Ordering::Release);
+            s.target.store(0, Ordering::Relaxed);
+            s.kind.store(0, Ordering::Relaxed);
+        }
         info.int3_hits.store(0, Ordering::Relaxed);
         info.stale_hits.store(0, Ordering::Relaxed);
         poke(slot.addr(), &INT3_FILL);
@@ -204,6 +265,8 @@ impl Pool {
 }
 
 fn unpublish() {
+    // SAFETY: no preconditions; lookups are RCU readers, waited for below.
+    unsafe { sys::ftramp_pool_ksym_del() };
     POOL_LEN.store(0, Ordering::Release);
     POOL_BASE.store(0, Ordering::Release);
     POOL_INFO.store(core::ptr::null_mut(), Ordering::Release);

@@ -75,6 +75,18 @@ impl Switch {
             insn: encode::call(site, target)?,
         })
     }
+
+    /// The switch of the `jmp` site at `site` to `target`: a 5-byte `nop` when `target` is
+    /// the next instruction, else `jmp target`. Patched in the same three steps as a `call`
+    /// (every intermediate state is `int3` followed by bytes no CPU executes).
+    pub fn new_jmp(site: usize, target: usize) -> Option<Self> {
+        let insn = if target == site + encode::REL32_INSN_LEN {
+            encode::NOP5
+        } else {
+            encode::jmp(site, target)?
+        };
+        Some(Self { site, target, insn })
+    }
 }
 
 /// What a round acts on: the live text, the in-flight record and the CPUs.

@@ -101,6 +101,9 @@ extern "C" {
 /// Largest trampoline the generator may produce.
 const MAX_LEN: usize = pool::SLOT_SIZE;
 
+/// Length of the mode site at the start of every entry trampoline.
+pub(crate) const MODE_LEN: usize = encode::REL32_INSN_LEN;
+
 /// The generator's layout, fixed at load (whether call depth accounting is emitted is a boot
 /// choice of the kernel), checked against the template once.
 #[derive(Clone, Copy)]
@@ -116,11 +119,11 @@ pub(crate) struct Template {
     /// Length of generated code.
     len: usize,
     /// `%gs`-relative address of the preemption counter.
-    preempt_count: usize,
+    pub(super) preempt_count: usize,
     /// `preempt_schedule_notrace_thunk`, or 0 (no `CONFIG_PREEMPTION`).
-    preempt_schedule: usize,
+    pub(super) preempt_schedule: usize,
     /// `%gs`-relative address of the call depth counter, 0 when call depth tracking is off.
-    call_depth: usize,
+    pub(super) call_depth: usize,
 }
 
 fn template_bytes(len: usize) -> &'static [u8] {
@@ -129,14 +132,14 @@ fn template_bytes(len: usize) -> &'static [u8] {
 }
 
 /// Appends instructions to generated code placed at a known address.
-struct Writer<'a> {
-    b: &'a mut [u8; MAX_LEN],
-    at: usize,
-    len: usize,
+pub(super) struct Writer<'a> {
+    pub(super) b: &'a mut [u8; MAX_LEN],
+    pub(super) at: usize,
+    pub(super) len: usize,
 }
 
 impl Writer<'_> {
-    fn put(&mut self, insn: &[u8]) -> Result {
+    pub(super) fn put(&mut self, insn: &[u8]) -> Result {
         let end = self.len + insn.len();
         self.b
             .get_mut(self.len..end)
@@ -147,7 +150,7 @@ impl Writer<'_> {
     }
 
     /// Address of the next instruction.
-    fn here(&self) -> usize {
+    pub(super) fn here(&self) -> usize {
         self.at + self.len
     }
 }
@@ -194,8 +197,9 @@ impl Template {
         } else {
             0
         };
-        // Generated: [depth] prologue incl [depth] call decl jnz [depth] call-sched epilogue ret
-        let call = d + t_pinc + encode::PERCPU_RMW_LEN + d;
+        // Generated: mode [depth] prologue incl [depth] call decl jnz [depth] call-sched
+        // epilogue ret
+        let call = MODE_LEN + d + t_pinc + encode::PERCPU_RMW_LEN + d;
         let epilogue = t_ret - (t_sched + encode::REL32_INSN_LEN);
         let len = call
             + encode::REL32_INSN_LEN
@@ -232,7 +236,7 @@ impl Template {
     }
 
     /// Call depth accounting for a `call` at the writer's position (nothing when it is off).
-    fn account(&self, w: &mut Writer<'_>) -> Result {
+    pub(super) fn account(&self, w: &mut Writer<'_>) -> Result {
         if self.call_depth != 0 {
             let a = encode::call_depth_account(w.here(), self.call_depth).ok_or(ERANGE)?;
             w.put(&a)?;
@@ -257,6 +261,9 @@ impl Template {
         let mutant = unsafe { sys::ftramp_mutant_preemptible() };
         let pc = self.preempt_count;
 
+        // The mode site: a `nop` while the function has no return ops, a `jmp` to its return
+        // trampoline while it has (switched like a dispatch site, see `ret_trampoline.rs`).
+        w.put(&encode::NOP5)?;
         // The fentry `call` that entered: accounted here, as BPF's trampolines do.
         self.account(&mut w)?;
         let prologue = w.len;
@@ -321,7 +328,7 @@ impl Template {
 }
 
 /// The return the kernel would emit at `at` (see [`encode::ret`]).
-fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
+pub(super) fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
     // SAFETY: no preconditions (the return thunk was read at load).
     let thunk = unsafe { sys::ftramp_return_thunk(at as ffi::c_ulong) } as usize;
     encode::ret(at, thunk).ok_or(ERANGE)
@@ -329,8 +336,8 @@ fn return_insn(at: usize) -> Result<[u8; encode::REL32_INSN_LEN]> {
 
 /// Generated code, ready to be written into a slot.
 pub(crate) struct Code {
-    bytes: [u8; MAX_LEN],
-    len: usize,
+    pub(super) bytes: [u8; MAX_LEN],
+    pub(super) len: usize,
 }
 
 impl Code {

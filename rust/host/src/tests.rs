@@ -139,7 +139,13 @@ fn denylist_covers_the_int3_path() {
     ] {
         assert!(is_denied(f.as_bytes()), "{f} must be denied");
     }
-    for f in ["vfs_read", "do_sys_openat2", "ftramp_target_a", "schedule", "module_put"] {
+    for f in [
+        "vfs_read",
+        "do_sys_openat2",
+        "ftramp_target_a",
+        "schedule",
+        "module_put",
+    ] {
         assert!(!is_denied(f.as_bytes()), "{f} must be allowed");
     }
 }
@@ -252,7 +258,12 @@ mod plan_tests {
         assert_eq!(all(&[1, 3, 5], &[1, 3, 5]), vec![]);
         assert_eq!(
             all(&[1, 3, 5], &[2, 3, 6]),
-            vec![(1, Dir::Remove), (2, Dir::Add), (5, Dir::Remove), (6, Dir::Add)]
+            vec![
+                (1, Dir::Remove),
+                (2, Dir::Add),
+                (5, Dir::Remove),
+                (6, Dir::Add)
+            ]
         );
         assert_eq!(all(&[], &[4, 9]), vec![(4, Dir::Add), (9, Dir::Add)]);
         assert_eq!(all(&[4, 9], &[]), vec![(4, Dir::Remove), (9, Dir::Remove)]);
@@ -288,20 +299,38 @@ mod plan_tests {
     fn site_state_machine() {
         let c = change(0, Dir::Add).unwrap();
         assert!(c.create && !c.retire);
-        assert_eq!((c.after, c.target, c.list), (1, Target::Stub, ListStep::None));
+        assert_eq!(
+            (c.after, c.target, c.list),
+            (1, Target::Stub, ListStep::None)
+        );
         let c = change(1, Dir::Add).unwrap();
-        assert_eq!((c.after, c.target, c.list), (2, Target::Iterator, ListStep::Before));
+        assert_eq!(
+            (c.after, c.target, c.list),
+            (2, Target::Iterator, ListStep::Before)
+        );
         let c = change(2, Dir::Add).unwrap();
-        assert_eq!((c.after, c.target, c.list), (3, Target::Same, ListStep::Before));
+        assert_eq!(
+            (c.after, c.target, c.list),
+            (3, Target::Same, ListStep::Before)
+        );
         let c = change(3, Dir::Remove).unwrap();
-        assert_eq!((c.after, c.target, c.list), (2, Target::Same, ListStep::Before));
+        assert_eq!(
+            (c.after, c.target, c.list),
+            (2, Target::Same, ListStep::Before)
+        );
         let c = change(2, Dir::Remove).unwrap();
         // The leaving ops stays listed until the call has moved to the survivor.
-        assert_eq!((c.after, c.target, c.list), (1, Target::Survivor, ListStep::After));
+        assert_eq!(
+            (c.after, c.target, c.list),
+            (1, Target::Survivor, ListStep::After)
+        );
         let c = change(1, Dir::Remove).unwrap();
         assert!(c.retire && !c.create);
         // An emptied site calls the nop target before ftrace is asked to let it go.
-        assert_eq!((c.after, c.target, c.list), (0, Target::Nop, ListStep::None));
+        assert_eq!(
+            (c.after, c.target, c.list),
+            (0, Target::Nop, ListStep::None)
+        );
         assert_eq!(change(0, Dir::Remove), None);
     }
 
@@ -370,10 +399,16 @@ mod percpu_tests {
     fn call_depth_accounting_is_the_kernels_sarq() {
         // INCREMENT_CALL_DEPTH: sarq $5, %gs:var (REX.W C1 /7 ib), absolute disp32.
         let a = call_depth_account(0xffff_ffff_a000_0000, 0x2_0010).unwrap();
-        assert_eq!(a, [0x65, 0x48, 0xc1, 0x3c, 0x25, 0x10, 0x00, 0x02, 0x00, 0x05]);
+        assert_eq!(
+            a,
+            [0x65, 0x48, 0xc1, 0x3c, 0x25, 0x10, 0x00, 0x02, 0x00, 0x05]
+        );
         // 7.x: a per-CPU symbol in the kernel image, sign-extended.
         let a = call_depth_account(0xffff_ffff_c000_1000, 0xffff_ffff_8300_0040).unwrap();
-        assert_eq!(a, [0x65, 0x48, 0xc1, 0x3c, 0x25, 0x40, 0x00, 0x00, 0x83, 0x05]);
+        assert_eq!(
+            a,
+            [0x65, 0x48, 0xc1, 0x3c, 0x25, 0x40, 0x00, 0x00, 0x83, 0x05]
+        );
         assert_eq!(a.len(), CALL_DEPTH_LEN);
     }
 
@@ -393,7 +428,10 @@ mod percpu_tests {
     #[test]
     fn returns_follow_the_kernels_thunk() {
         // No thunk: ret; int3 (straight-line speculation), padded with int3.
-        assert_eq!(ret(0xffff_ffff_c000_0000, 0).unwrap(), [0xc3, 0xcc, 0xcc, 0xcc, 0xcc]);
+        assert_eq!(
+            ret(0xffff_ffff_c000_0000, 0).unwrap(),
+            [0xc3, 0xcc, 0xcc, 0xcc, 0xcc]
+        );
         // A thunk: jmp to exactly it.
         let at = 0xffff_ffff_c000_0040usize;
         let thunk = 0xffff_ffff_81e0_1234usize;
@@ -756,7 +794,11 @@ mod transition_tests {
         for before in 0..4usize {
             let v: Vec<usize> = (0..before).collect();
             for d in [Dir::Add, Dir::Remove] {
-                let o = if d == Dir::Add { 99 } else { before.wrapping_sub(1) };
+                let o = if d == Dir::Add {
+                    99
+                } else {
+                    before.wrapping_sub(1)
+                };
                 if let Some(c) = change(before, d) {
                     assert_eq!(attached_after(&v, o, d).count(), c.after, "{before} {d:?}");
                 }
@@ -787,11 +829,17 @@ mod transition_tests {
         assert_eq!((p.tombstone, p.target, p.stop), (false, Target::Nop, true));
         let p = in_place(2).unwrap();
         // The list of two is tombstoned: iterators called before the switch find the survivor.
-        assert_eq!((p.tombstone, p.target, p.stop), (true, Target::Survivor, false));
+        assert_eq!(
+            (p.tombstone, p.target, p.stop),
+            (true, Target::Survivor, false)
+        );
         let p = in_place(3).unwrap();
         assert_eq!((p.tombstone, p.target, p.stop), (true, Target::Same, false));
         for before in 1..6 {
-            let (p, c) = (in_place(before).unwrap(), change(before, Dir::Remove).unwrap());
+            let (p, c) = (
+                in_place(before).unwrap(),
+                change(before, Dir::Remove).unwrap(),
+            );
             assert_eq!((p.target, p.stop), (c.target, c.retire), "{before}");
             assert_eq!(p.tombstone, mode(before) == Mode::List, "{before}");
         }

@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Return values (issue 12). The value functions of ftramp_target (1, 6, 7 and 8
+# integer arguments, a 16-byte struct returned in ax:dx, a 24-byte struct passed by
+# value on the stack) are called from kthreads, timers (softirq), hrtimers (hardirq)
+# and NMIs on every CPU, each caller checking every result ("values_wrong"):
+#   1. with no hooks, then with entry-only ops (recursion-safe 0, guarded 4) on all
+#      six: every result right, each ops saw every call;
+#   2. with return ops: ops 8 in value mode (its entry computes the expected result
+#      from the registers and stack words into the cookie, its return compares
+#      ax/dx with the cookie and with the value recomputed from ret->regs) and ops 9
+#      without entry_func (cookie 0, value from ret->regs), and entry-only ops 0 on
+#      the same functions: every return seen once, right value, right cookie, and
+#      the callers still get the right results.
+# The callers' check must be able to fail: ftramp_target oracle_mutant=1 (v8 loses
+# its 8th argument, as a trampoline that loses the second stack word would) must show
+# in values_wrong. The return callbacks' checks: ftramp_test_ops oracle_mutant=3 (a
+# wrong cookie) must show in ops 8's "wrong".
+. "$(dirname "$0")/lib.sh"
+
+N=${VALUE_ROUNDS:-20000}
+VF="ftramp_target_v1 ftramp_target_v6 ftramp_target_v7 ftramp_target_v8 ftramp_target_v16 ftramp_target_vs24"
+GLOB="ftramp_target_v*"
+TMUT=/sys/module/ftramp_target/parameters/oracle_mutant
+OMUT=/sys/module/ftramp_test_ops/parameters/oracle_mutant
+load_all || fail "loading the modules failed"
+trap 'echo 0 > $TMUT 2>/dev/null; echo 0 > $OMUT 2>/dev/null; unload_all' EXIT
+
+# values_run LABEL [ROUNDS]: callers in every context; sets $total (rounds made).
+values_run() {
+  local label=$1 n=${2:-$N} ctx m f
+  echo 1 > "$TARGET_DIR/reset"; ctl zero
+  total=0
+  for ctx in kthread timer hrtimer nmi; do
+    # NMIs are rationed by the target: fewer rounds there.
+    m=$n; [ $ctx = nmi ] && m=$(( n / 20 > 1 ? n / 20 : 1 ))
+    echo "v $ctx $m" > "$TARGET_DIR/run" || fail "$label: run v $ctx failed"
+    total=$((total + m))
+  done
+  for f in v1 v6 v7 v8 v16 vs24; do
+    [ "$(target_count $f)" = $total ] || fail "$label: ftramp_target_$f counted $(target_count $f) of $total calls"
+  done
+}
+values_ok() {
+  [ "$(target_count values_wrong)" = 0 ] || fail "$1: the callers got $(target_count values_wrong) wrong results"
+  diag "$1: $total rounds of 6 functions in 4 contexts, every result right"
+}
+
+values_run "no hooks"; values_ok "no hooks"
+
+# The callers' check can fail.
+echo 1 > $TMUT
+values_run "mutant" 200
+echo 0 > $TMUT
+[ "$(target_count values_wrong)" -gt 0 ] || fail "oracle_mutant=1 (v8 drops its 8th argument): the callers saw no wrong result"
+diag "target oracle_mutant=1: the callers saw $(target_count values_wrong) wrong results (as they must)"
+
+for k in 0 4; do ctl filter $k "$GLOB" && ctl register $k || fail "attach entry ops $k"; done
+n=$(awk '$1 ~ /^ftramp_target_v/' "$FTRAMP_DIR/enabled_functions" | wc -l)
+[ "$n" = 6 ] || fail "the glob hooked $n functions, not 6: $(cat "$FTRAMP_DIR/enabled_functions")"
+values_run "entry hooks"; values_ok "entry hooks"
+for k in 0 4; do
+  [ "$(ops_count $k)" = $((6 * total)) ] || fail "entry hooks: ops $k saw $(ops_count $k) of $((6 * total)) calls"
+done
+ctl unregister 4 || fail "detach ops 4"
+
+# Return hooks (needs the engine's return trampolines).
+stat_to rc0 ret_calls
+ctl mode 8 value && ctl filter 8 "$GLOB" && ctl register 8 || fail "attach return ops 8 (value)"
+ctl mode 9 noentry && ctl filter 9 "$GLOB" && ctl register 9 || fail "attach return ops 9 (noentry)"
+values_run "return hooks"; values_ok "return hooks"
+want=$((6 * total))
+[ "$(ops_count 0)" = $want ] || fail "return hooks: entry-only ops 0 saw $(ops_count 0) of $want calls"
+for f in entries returns; do
+  [ "$(rfield 8 $f)" = $want ] || fail "return hooks: ops 8 $f $(rfield 8 $f), want $want"
+done
+[ "$(rfield 9 returns)" = $want ] || fail "return hooks: ops 9 (no entry_func) got $(rfield 9 returns) of $want returns"
+[ "$(rfield 9 entries)" = 0 ] || fail "ops 9 has no entry_func but counted $(rfield 9 entries) entries"
+for k in 8 9; do
+  for f in wrong regs_wrong unentered; do
+    [ "$(rfield $k $f)" = 0 ] || fail "return hooks: ops $k: $f $(rfield $k $f) (wrong value/cookie, or ret->regs not the entry's)"
+  done
+done
+stat_to rc1 ret_calls
+[ $((rc1 - rc0)) -ge $((2 * want)) ] || fail "stats: ret_calls grew by $((rc1 - rc0)), want >= $((2 * want))"
+diag "return hooks: ops 8 and 9 each got all $want returns with the right value and cookie"
+
+# The return callback's check can fail: a wrong cookie.
+echo 3 > $OMUT
+values_run "cookie mutant" 200
+echo 0 > $OMUT
+[ "$(rfield 8 wrong)" -gt 0 ] || fail "ftramp_test_ops oracle_mutant=3 (wrong cookie): ops 8 saw nothing wrong"
+diag "test_ops oracle_mutant=3: ops 8 counted $(rfield 8 wrong) wrong returns (as it must)"
+
+for k in 0 8 9; do ctl unregister $k || fail "detach ops $k"; done
+# shellcheck disable=SC2086
+assert_detached $VF
+
+# What cannot take a return hook is refused, with its reason, and changes nothing: a
+# variadic function (its stack arguments are unknown) from the shell...
+echo > "$FTRAMP_DIR/error_log"
+before=$(cat "$FTRAMP_DIR/hooks"; cat "$FTRAMP_DIR/enabled_functions")
+err=$( { echo "seq_printf ret" > "$FTRAMP_DIR/hooks"; } 2>&1 ) && fail "a return hook on variadic seq_printf was accepted"
+case $err in *"not supported"*) ;; *) fail "seq_printf ret: '$err', want EOPNOTSUPP" ;; esac
+grep -q 'variadic' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: $(cat "$FTRAMP_DIR/error_log")"
+[ "$(cat "$FTRAMP_DIR/hooks"; cat "$FTRAMP_DIR/enabled_functions")" = "$before" ] ||
+  fail "the refused seq_printf hook changed hooks or enabled_functions"
+assert_detached seq_printf
+diag "seq_printf ret: EOPNOTSUPP, error_log: $(grep -o 'variadic[^\n]*' "$FTRAMP_DIR/error_log" | head -1)"
+# ... a function that never returns (its calls would stay inside forever) ...
+echo > "$FTRAMP_DIR/error_log"
+err=$( { echo "do_exit ret" > "$FTRAMP_DIR/hooks"; } 2>&1 ) && fail "a return hook on do_exit was accepted"
+case $err in *"not supported"*) ;; *) fail "do_exit ret: '$err', want EOPNOTSUPP" ;; esac
+grep -q 'never returns' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: $(cat "$FTRAMP_DIR/error_log")"
+assert_detached do_exit
+diag "do_exit ret: EOPNOTSUPP (never returns)"
+# ... and a ninth return ops on one function (a call record holds eight).
+for k in 8 9 10 11 12 13 14 15; do
+  ctl mode $k count && ctl filter $k ftramp_target_v1 && ctl register $k || fail "return ops $k on ftramp_target_v1"
+done
+site_line ftramp_target_v1 | grep -q 'ops=8 mode=list' || fail "eight return ops: $(site_line ftramp_target_v1)"
+err=$( { ctl mode 16 count && ctl filter 16 ftramp_target_v1 && ctl register 16; } 2>&1 ) &&
+  fail "a ninth return ops on ftramp_target_v1 was accepted"
+case $err in *"No space"*) ;; *) fail "ninth return ops: '$err', want ENOSPC" ;; esac
+site_line ftramp_target_v1 | grep -q 'ops=8 mode=list' || fail "the refused ninth ops changed the site: $(site_line ftramp_target_v1)"
+values_run "eight return ops" 100
+for k in 8 9 10 11 12 13 14 15; do
+  [ "$(rfield $k returns)" -gt 0 ] && [ "$(rfield $k returns)" = "$(rfield $k entries)" ] ||
+    fail "eight return ops: ops $k entries $(rfield $k entries) returns $(rfield $k returns)"
+done
+diag "a ninth return ops on one function: ENOSPC, the eight keep working"
+for k in 8 9 10 11 12 13 14 15; do ctl unregister $k || fail "detach ops $k"; done
+assert_detached ftramp_target_v1
+exit $KSFT_PASS
