@@ -323,10 +323,8 @@ diag "fault_hits: $(( $(stat_of fault_hits) - h_start )) faults injected; fault_
 
 # ---- (f) a return ops: $A (ops 0 on it) moves to its return trampoline, $D gets a new
 # site with one; every fault on the way fails the register and changes nothing ----
-# Off by default until it has run in the suite once (written at the end of a session whose
-# runs timed out before reaching it): FI_RET=1 runs it.
 ret_snap() { snapshot; echo "ret_ops $(stat_of ret_ops)"; }
-for N in $( [ "${FI_RET:-0}" = 1 ] && seq 1 "$MAX_N"); do
+for N in $(seq 1 "$MAX_N"); do
   ctl mode 8 count && ctl filter 8 "$A $D" || fail "(f) filter"
   snap=$(ret_snap)
   inject "$N" ctl_q register 8
@@ -353,12 +351,10 @@ for N in $( [ "${FI_RET:-0}" = 1 ] && seq 1 "$MAX_N"); do
   site_line $A | grep -q ' ret$' && fail "(f) N=$N: $A kept its return trampoline without return ops"
   [ "$op_done" = 1 ] && break
 done
-if [ "${FI_RET:-0}" = 1 ]; then
-  [ "$op_done" = 1 ] || fail "(f) register of a return ops did not complete within $MAX_N fault points"
-  drained() { [ "$(stat_of ret_draining)" = 0 ]; }
-  wait_until 20 drained || fail "(f) ret_draining $(stat_of ret_draining) after every return ops left"
-  totals "(f) return ops" "$N"
-fi
+[ "$op_done" = 1 ] || fail "(f) register of a return ops did not complete within $MAX_N fault points"
+drained() { [ "$(stat_of ret_draining)" = 0 ]; }
+wait_until 20 drained || fail "(f) ret_draining $(stat_of ret_draining) after every return ops left"
+totals "(f) return ops" "$N"
 
 # ---- (e) a site ftrace refuses to detach ----
 if [ -w /sys/kernel/debug/kmemleak ]; then
