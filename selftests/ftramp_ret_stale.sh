@@ -4,25 +4,32 @@
 # recursive ftramp_target_sleep at depth STALE_DEPTH (16), asleep at the bottom: 64 x 17
 # calls entered under return ops 8 and not returned. Then ops 8 is unregistered and
 # marked dead right after ftramp_unregister_ops returns ("retire": any later callback
-# of it counts in "poisoned"), and a new return ops 9 registers on the same function
-# (it gets the freed slot). When the sleepers are woken, every call returns to its
-# caller with the right value, ops 9 gets none of those returns (it never entered
+# of it counts in "poisoned"), and a new return ops 9 registers on the same function:
+# it must get the freed slot with a new generation (stats' ret_id lines; a test that
+# let it take another slot would test no reuse). When the sleepers are woken, every call
+# returns to its caller with the right value, ops 9 gets none of those returns (it never entered
 # them: its cookies name its own registration, anything else counts as "unentered"),
 # ops 8 none, and ret_stale grows by exactly the number of calls that were inside.
 # Afterwards ops 9 gets exactly the returns of the calls it entered.
-# The unentered check must be able to fail: ftramp_test_ops oracle_mutant=4 (cookies
-# of the previous registration) must show as unentered returns.
+# The unentered check must be able to fail: ftramp's mutant_ret=1 (no generation check)
+# and ftramp_test_ops oracle_mutant=4 (cookies of the previous registration) must each
+# show as unentered returns.
 . "$(dirname "$0")/lib.sh"
 
 NT=${STALE_THREADS:-64}
 D=${STALE_DEPTH:-16}
 FRAMES=$((NT * (D + 1)))
 OMUT=/sys/module/ftramp_test_ops/parameters/oracle_mutant
+MRET=/sys/module/ftramp/parameters/mutant_ret
 load_all || fail "loading the modules failed"
-trap 'echo 0 > $OMUT 2>/dev/null; echo wake > "$TARGET_DIR/run" 2>/dev/null; unload_all' EXIT
+trap 'echo 0 > $OMUT 2>/dev/null; echo 0 > $MRET 2>/dev/null; echo wake > "$TARGET_DIR/run" 2>/dev/null; unload_all' EXIT
 sleepers_are() { [ "$(target_count sleepers)" = "$1" ]; }
 
 ctl mode 8 count && ctl filter 8 ftramp_target_sleep && ctl register 8 || fail "attach return ops 8"
+# The return ops' slot and generation (stats: one "ret_id" line per registered return ops).
+ret_ids() { awk '$1 == "ret_id" { print $2, $3 }' "$FTRAMP_DIR/stats"; }
+id8=$(ret_ids)
+[ "$(echo "$id8" | grep -c slot=)" = 1 ] || fail "want one registered return ops, stats has: $id8"
 echo "sleep $NT $D" > "$TARGET_DIR/run" || fail "cannot start $NT sleepers"
 wait_until 120 sleepers_are "$NT" || fail "only $(target_count sleepers) of $NT sleepers reached the bottom"
 [ "$(target_count sleep)" = $FRAMES ] || fail "the target counted $(target_count sleep) calls, want $FRAMES"
@@ -34,6 +41,13 @@ stat_to stale0 ret_stale
 p0=$(poisoned)
 ctl retire 8 || fail "retire ops 8"
 ctl mode 9 count && ctl filter 9 ftramp_target_sleep && ctl register 9 || fail "attach return ops 9"
+# The new ops must really have taken ops 8's slot (else nothing here tests reuse), with a
+# new generation.
+id9=$(ret_ids)
+[ "$(echo "$id9" | grep -c slot=)" = 1 ] || fail "want one registered return ops, stats has: $id9"
+[ "${id9%% *}" = "${id8%% *}" ] || fail "ops 9 did not take ops 8's slot: ops 8 had $id8, ops 9 has $id9"
+[ "${id9##*=}" -gt "${id8##*=}" ] || fail "ops 9's generation is not new: ops 8 had $id8, ops 9 has $id9"
+diag "ops 8 had $id8; ops 9 took the same slot: $id9"
 diag "$FRAMES calls inside ($NT sleepers x $((D + 1))); ops 8 retired, ops 9 registered; ret_inflight $inflight"
 echo wake > "$TARGET_DIR/run" || fail "wake failed"
 [ "$(target_count sleep_done)" = "$NT" ] || fail "$(target_count sleep_done) of $NT sleepers returned"
@@ -68,6 +82,20 @@ wait_until 30 ret_seen || diag "mutant: only $(rfield 9 returns) returns, $(rfie
 echo 0 > $OMUT
 [ "$(rfield 9 unentered)" -gt 0 ] || fail "oracle_mutant=4 (cookies of the previous registration): no unentered return seen"
 diag "test_ops oracle_mutant=4: $(rfield 9 unentered) unentered returns (as it must)"
+
+# The same scenario must fail on the bug it guards against: ftramp's mutant_ret=1 (returns
+# delivered by slot, without the generation check) hands ops 8's recorded returns to ops 9.
+ctl unregister 9 && ctl zero || fail "detach ops 9"
+echo 1 > $MRET
+ctl filter 8 ftramp_target_sleep && ctl register 8 || fail "mutant_ret: attach ops 8"
+echo "sleep 2 1" > "$TARGET_DIR/run" && wait_until 60 sleepers_are 2 || fail "mutant_ret: sleepers"
+ctl retire 8 && ctl filter 9 ftramp_target_sleep && ctl register 9 || fail "mutant_ret: retire 8, register 9"
+echo wake > "$TARGET_DIR/run" || fail "mutant_ret: wake failed"
+wait_until 30 ret_seen || diag "mutant_ret: only $(rfield 9 returns) returns, $(rfield 9 unentered) unentered"
+echo 0 > $MRET
+[ "$(rfield 9 unentered)" -gt 0 ] ||
+  fail "ftramp mutant_ret=1 (no generation check): ops 9 got no return of a call it never entered"
+diag "ftramp mutant_ret=1: ops 9 got $(rfield 9 unentered) returns it never entered (as it must)"
 ctl unregister 9 || fail "detach ops 9"
 assert_detached ftramp_target_sleep
 exit $KSFT_PASS

@@ -83,8 +83,13 @@ pub(crate) static STATS: RetStats = RetStats {
     overflow: AtomicU64::new(0),
 };
 
-fn slot_of(id: u64) -> usize {
+pub(crate) fn slot_of(id: u64) -> usize {
     (id & 0xff) as usize
+}
+
+/// The generation part of an id.
+pub(crate) fn generation_of(id: u64) -> u64 {
+    id >> 8
 }
 
 /// Which slots are free, and the generation counter. Owned by the engine (its lock).
@@ -153,6 +158,16 @@ impl RetTable {
     /// Slots held by registered return ops.
     pub(crate) fn used(&self) -> usize {
         self.state.iter().filter(|s| **s == SlotState::Used).count()
+    }
+
+    /// The ids of the registered return ops, lowest slot first (for `stats`: a test sees
+    /// which slot a new ops took and that its generation is new).
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.state
+            .iter()
+            .zip(TABLE.iter())
+            .filter(|(s, _)| **s == SlotState::Used)
+            .map(|(_, t)| t.id.load(Ordering::Relaxed))
     }
 }
 

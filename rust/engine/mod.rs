@@ -1058,6 +1058,11 @@ impl Engine {
         (inflight, draining, self.rets.used())
     }
 
+    /// The ids of the registered return ops (slot and generation), lowest slot first.
+    pub(crate) fn ret_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.rets.ids()
+    }
+
     /// The patcher's counters.
     pub(crate) fn patch_stats(&self) -> PatchStats {
         self.patcher.stats

@@ -75,6 +75,8 @@ pub fn is_denied(name: &[u8]) -> bool {
 /// return ops only (as BPF refuses fexit on them); entry hooks are fine. Not exhaustive: BTF
 /// does not say which functions return.
 pub const NO_RETURN: &[&[u8]] = &[
+    b"__ia32_sys_exit",
+    b"__ia32_sys_exit_group",
     b"__module_put_and_kthread_exit",
     b"__x64_sys_exit",
     b"__x64_sys_exit_group",

@@ -112,6 +112,13 @@ impl File<State> for Stats {
         ] {
             out.line(format_args!("{}: {}", name, v))?;
         }
+        for id in e.ret_ids() {
+            out.line(format_args!(
+                "ret_id slot={} generation={}",
+                dispatch::ret::slot_of(id),
+                dispatch::ret::generation_of(id)
+            ))?;
+        }
         out.line(format_args!("slots: {}/{}", used, total))?;
         out.line(format_args!("kept_sites: {}", e.kept()))?;
         // SAFETY: plain reads of module parameters.
