@@ -5,6 +5,7 @@
 #   make check-debug  the same on the KASAN + kmemleak kernel flavour
 #   make run          boot the VM and show ftramp at work
 #   make bench        per-call and switching cost vs ftrace etc. in the VM (not a test)
+#   make ret-census   which functions of the test kernel cannot take a return hook, and why
 #   make lint         rustfmt --check and clippy
 #   make module       build ftramp.ko and the test modules only (KDIR=<tree>: your kernel)
 #   make kernel       build (or find) the cached test kernel
@@ -16,7 +17,7 @@
 SHELL := /bin/bash
 export FTRAMP_FLAVOUR ?= default
 
-.PHONY: all setup kernel module check check-debug run bench lint clean
+.PHONY: all setup kernel module check check-debug run bench ret-census lint clean
 
 all: module
 
@@ -44,6 +45,9 @@ run:
 
 bench:
 	@scripts/bench.sh
+
+ret-census:
+	@scripts/ret-census.sh
 
 lint: setup
 	@set -e; for k in $${KERNEL:-6.12 7.3}; do \
