@@ -68,7 +68,7 @@ MAX_N=${FI_MAX_N:-200}
 # FI_STRIDE=K injects at fault points 1, 1+K, 1+2K, ... only (make check's lighter pass
 # on its second kernel: the engine's fault points are the same Rust code on both).
 STRIDE=${FI_STRIDE:-1}
-STRIDE_SAY=""; [ "$STRIDE" = 1 ] || STRIDE_SAY=" or fewer: every ${STRIDE}th walked"
+STRIDE_SAY=""; [ "$STRIDE" = 1 ] || STRIDE_SAY=" or fewer: one in $STRIDE walked"
 BREAK=${FI_BREAK:-}
 SEQ=abbccccdddddddd    # one run: a M, b 2M, c 4M, d 8M calls
 declare -A W=([ftramp_target_a]=1 [ftramp_target_b]=2 [ftramp_target_c]=4 [ftramp_target_d]=8)
