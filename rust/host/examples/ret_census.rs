@@ -70,7 +70,7 @@ impl RawBtf {
         })
     }
 
-    /// `(name_off, info, size_or_type)` of type `id` (not 0).
+    /// `(name_off, info, size_or_type, offset in the file)` of type `id` (not 0).
     fn raw(&self, id: u32) -> Option<(usize, u32, u32, usize)> {
         let at = self.types + *self.offsets.get((id as usize).checked_sub(1)?)?;
         Some((
@@ -81,8 +81,9 @@ impl RawBtf {
         ))
     }
 
+    /// The string at `off` of the string section (empty if out of range).
     fn name(&self, off: usize) -> &[u8] {
-        let s = &self.data[self.strings + off..];
+        let s = self.data.get(self.strings + off..).unwrap_or_default();
         &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
     }
 
