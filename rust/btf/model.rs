@@ -298,11 +298,20 @@ pub fn func_model(types: &impl Types, func: u32) -> Result<FuncModel, Refusal> {
 /// ids: static functions of one name in several files each have one, and the model is only
 /// known if all of them agree (a refusal included).
 pub fn model_by_name(types: &impl Types, name: &[u8]) -> Result<FuncModel, Refusal> {
+    model_of_funcs(
+        types,
+        types.own_ids().filter(|&id| types.is_func_named(id, name)),
+    )
+}
+
+/// The model of one function from all its FUNC ids (see [`model_by_name`]), for a caller that
+/// already knows them (`rust/host/examples/ret_census.rs` indexes every name once).
+pub fn model_of_funcs(
+    types: &impl Types,
+    funcs: impl IntoIterator<Item = u32>,
+) -> Result<FuncModel, Refusal> {
     let mut found: Option<Result<FuncModel, Refusal>> = None;
-    for id in types.own_ids() {
-        if !types.is_func_named(id, name) {
-            continue;
-        }
+    for id in funcs {
         let m = func_model(types, id);
         match found {
             None => found = Some(m),
@@ -311,4 +320,25 @@ pub fn model_by_name(types: &impl Types, name: &[u8]) -> Result<FuncModel, Refus
         }
     }
     found.unwrap_or(Err(Refusal::NotFound))
+}
+
+/// Most stack-passed argument words a return trampoline copies (its first half must fit a
+/// slot).
+pub const MAX_STACK_WORDS: usize = 16;
+
+/// Whether a function can take a return hook, and the stack words its return trampoline
+/// copies; why not, for the error log. `never_returns` is the denylist's word on it,
+/// `model` its BTF model.
+pub fn ret_stack_words(
+    never_returns: bool,
+    model: impl FnOnce() -> Result<FuncModel, Refusal>,
+) -> Result<usize, &'static str> {
+    if never_returns {
+        return Err("the function never returns: its calls would stay in the trampoline forever");
+    }
+    let words = model().map_err(Refusal::reason)?.stack_words as usize;
+    if words > MAX_STACK_WORDS {
+        return Err("more than 16 words of stack-passed arguments");
+    }
+    Ok(words)
 }

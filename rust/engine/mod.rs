@@ -69,22 +69,12 @@ fn eopnotsupp() -> Error {
     Error::from_errno(-95)
 }
 
-/// Most stack-passed argument words a return trampoline copies (its first half must fit a
-/// slot).
-const MAX_STACK_WORDS: usize = 16;
-
 /// Stack-passed argument words of `func`, from its BTF model; why not, if it has none ftramp
-/// can use.
+/// can use (the rule is `core`-only, shared with the host's `ret_census`).
 fn stack_words(func: &Func) -> core::result::Result<usize, &'static str> {
-    if crate::denylist::never_returns(&func.name) {
-        return Err("the function never returns: its calls would stay in the trampoline forever");
-    }
-    let m = crate::btf::model_of(func).map_err(|r| r.reason())?;
-    let words = m.stack_words as usize;
-    if words > MAX_STACK_WORDS {
-        return Err("more than 16 words of stack-passed arguments");
-    }
-    Ok(words)
+    crate::btf::model::ret_stack_words(crate::denylist::never_returns(&func.name), || {
+        crate::btf::model_of(func)
+    })
 }
 
 /// One of a site's three dispatch `call`s (see [`plan::Targets`]).

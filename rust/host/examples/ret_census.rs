@@ -15,7 +15,7 @@ use std::{collections::BTreeMap, collections::HashMap, ops::Range, process::exit
 
 use ftramp_host::{
     denylist,
-    model::{self, FuncModel, Refusal, Ty, Types},
+    model::{self, Ty, Types},
 };
 
 /// A raw BTF object (uapi `linux/btf.h`), parsed once: each type's offset in the type
@@ -138,35 +138,6 @@ impl Types for RawBtf {
     }
 }
 
-/// Why `name` cannot take a return hook, as the engine decides it (`engine/mod.rs`:
-/// `stack_words`), or its model.
-fn verdict(btf: &RawBtf, ids: Option<&Vec<u32>>, name: &[u8]) -> Result<FuncModel, &'static str> {
-    if denylist::never_returns(name) {
-        return Err("never returns (denylist::NO_RETURN)");
-    }
-    // model_by_name over the ids of this name only (the same rule: all must agree).
-    let mut found: Option<Result<FuncModel, Refusal>> = None;
-    for &id in ids.into_iter().flatten() {
-        let m = model::func_model(btf, id);
-        match found {
-            None => found = Some(m),
-            Some(f) if f != m => {
-                found = Some(Err(Refusal::Ambiguous));
-                break;
-            }
-            Some(_) => {}
-        }
-    }
-    let m = found
-        .unwrap_or(Err(Refusal::NotFound))
-        .map_err(Refusal::reason)?;
-    // The engine's own bound (engine/mod.rs: MAX_STACK_WORDS).
-    if m.stack_words > 16 {
-        return Err("more than 16 words of stack-passed arguments");
-    }
-    Ok(m)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -197,11 +168,14 @@ fn main() {
             continue;
         }
         total += 1;
-        match verdict(&btf, by_name.get(name.as_bytes()), name.as_bytes()) {
-            Ok(m) => {
+        // The engine's rule (engine/mod.rs: stack_words), on the same model.
+        let ids = by_name.get(name.as_bytes()).into_iter().flatten().copied();
+        let m = model::model_of_funcs(&btf, ids);
+        match model::ret_stack_words(denylist::never_returns(name.as_bytes()), || m) {
+            Ok(words) => {
                 ok += 1;
-                stack_args += usize::from(m.stack_words > 0);
-                two_regs += usize::from(m.ret_words == 2);
+                stack_args += usize::from(words > 0);
+                two_regs += usize::from(m.is_ok_and(|m| m.ret_words == 2));
             }
             Err(why) => refused.entry(why).or_default().push(name),
         }
