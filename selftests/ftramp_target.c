@@ -406,8 +406,18 @@ static const char *const ctx_names[NR_CTX] = { "kthread", "timer", "hrtimer", "e
 #define TIMER_BATCH(c)		((c)->remaining == ULONG_MAX ? 200 : 1000)
 #define HRTIMER_BATCH(c)	((c)->remaining == ULONG_MAX ? 20 : 100)
 #define HRTIMER_PERIOD_NS	(100 * NSEC_PER_USEC)
-/* kthread callers sleep a tick after this many calls: RCU-tasks needs voluntary switches. */
+/*
+ * kthread callers sleep a tick after KTHREAD_BATCH calls and, between chunks of
+ * KTHREAD_CHUNK calls, report a quiescent state to RCU Tasks (cond_resched_tasks_rcu_qs:
+ * between two calls the thread is outside every trampoline). Without the report a
+ * caller is an RCU-Tasks holdout for a whole batch, which under TCG with the hooks'
+ * callbacks slowed (list_window) or interrupt-heavy load lasted over 10 s: every
+ * switch's retire waited for it, and the kernel printed "rcu_tasks grace period ...
+ * jiffies old". A thread preempted inside a trampoline is still waited for: it reports
+ * only after its call returned.
+ */
 #define KTHREAD_BATCH		10000
+#define KTHREAD_CHUNK		250
 /*
  * eqs callers: calls per batch with interrupts off and RCU not watching (short, so
  * RCU-tasks-rude and the tick are not held off for long), and batches between sleeps.
@@ -498,9 +508,14 @@ static bool caller_step(struct caller *c, unsigned long batch)
 static int kthread_caller(void *data)
 {
 	struct caller *c = data;
+	unsigned long chunks = 0;
 
-	while (!caller_step(c, KTHREAD_BATCH))
-		schedule_timeout_uninterruptible(1);
+	while (!caller_step(c, KTHREAD_CHUNK)) {
+		if (++chunks % (KTHREAD_BATCH / KTHREAD_CHUNK) == 0)
+			schedule_timeout_uninterruptible(1);
+		else
+			cond_resched_tasks_rcu_qs();
+	}
 	caller_finished();
 	/* Stay until kthread_stop() so the task can be reaped safely. */
 	while (!kthread_should_stop()) {
@@ -549,7 +564,7 @@ static int eqs_caller(void *data)
 		if (++batches % EQS_BATCHES_PER_SLEEP == 0)
 			schedule_timeout_uninterruptible(1);
 		else
-			cond_resched();
+			cond_resched_tasks_rcu_qs();
 	}
 	caller_finished();
 	while (!kthread_should_stop()) {
