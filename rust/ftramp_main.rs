@@ -83,6 +83,8 @@ impl kernel::Module for Ftramp {
             unsafe { sys::ftramp_plant_warn() };
         }
 
+        // What the recursion guard reads inline, before anything can dispatch.
+        arch::this_cpu::init();
         // The handler exists before any site and goes after all of them.
         let int3 = arch::int3::Int3Handler::register()?;
         // SAFETY: plain read of a module parameter.

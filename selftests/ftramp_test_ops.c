@@ -1003,6 +1003,68 @@ out:
 }
 
 /*
+ * "guard N": ftrace's recursion rule as ftramp's guard applies it to an ops that does not
+ * guard itself. Its own ops (no FTRAMP_OPS_FL_RECURSION) on ftramp_target_a, _b and _c,
+ * whose callback calls b from a's call and c from b's (it knows which by its nesting
+ * depth on this CPU). N calls of a, made here in task context. The callback must run for
+ * a (the task context's bit is free) and for the b that a's callback calls (the bit is
+ * held: the one transition entry) but never for the c that b's callback calls (bit and
+ * transition held: refused), as trace_test_and_set_recursion() rules. pr_err and -EPROTO
+ * when not; the targets count every call themselves (ftramp_recursion_guard.sh checks).
+ */
+static atomic_long_t guard_seen[3];
+static DEFINE_PER_CPU(int, guard_depth);
+
+static void guard_cb(unsigned long ip, unsigned long parent_ip,
+		     struct ftramp_ops *ops, struct ftramp_regs *regs)
+{
+	int d = this_cpu_inc_return(guard_depth) - 1;
+
+	if (d < ARRAY_SIZE(guard_seen))
+		atomic_long_inc(&guard_seen[d]);
+	if (d == 0)
+		ftramp_target_b();
+	else if (d == 1)
+		ftramp_target_c();
+	this_cpu_dec(guard_depth);
+}
+
+static int guard_run(unsigned long n)
+{
+	static struct ftramp_ops ops = { .func = guard_cb };
+	unsigned long i;
+	long seen[3];
+	int ret, k;
+
+	for (k = 0; k < ARRAY_SIZE(guard_seen); k++)
+		atomic_long_set(&guard_seen[k], 0);
+	ret = ftramp_set_filter(&ops, "ftramp_target_a ftramp_target_b ftramp_target_c", 1);
+	if (!ret)
+		ret = ftramp_register_ops(&ops);
+	if (ret) {
+		ftramp_unregister_ops(&ops);
+		return ret;
+	}
+	for (i = 0; i < n; i++) {
+		/* One CPU for the whole nest: the callback's depth count is per CPU. */
+		preempt_disable();
+		ftramp_target_a();
+		preempt_enable();
+		if (i % 256 == 255)
+			cond_resched();
+	}
+	ret = ftramp_unregister_ops(&ops);
+	for (k = 0; k < ARRAY_SIZE(guard_seen); k++)
+		seen[k] = atomic_long_read(&guard_seen[k]);
+	if (seen[0] != n || seen[1] != n || seen[2] != 0) {
+		pr_err("guard: the callback ran for a %ld, b %ld, c %ld times in %lu calls; want %lu, %lu, 0\n",
+		       seen[0], seen[1], seen[2], n, n, n);
+		return -EPROTO;
+	}
+	return ret;
+}
+
+/*
  * A kernel fprobe with an entry and an exit handler on ftramp_target_a, beside
  * ftramp's direct call on the same function (ftramp_coexistence.sh): ctl
  * "fprobe on" zeroes its counts and registers it, "fprobe off" unregisters it.
@@ -1142,6 +1204,9 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 			ret = stress(a, b, c);
 	} else if (!strcmp(cmd, "misuse")) {
 		ret = misuse();
+	} else if (!strcmp(cmd, "guard")) {
+		if (sscanf(buf + n, "%lu", &a) == 1)
+			ret = guard_run(a);
 	} else if (!strcmp(cmd, "fprobe")) {
 		ret = fprobe_ctl(buf + n);
 	} else if (sscanf(buf + n, "%d", &kr) == 1 && kr >= NR_OPS && kr < NR_OPS + NR_ROPS) {

@@ -54,7 +54,7 @@ SUITE=(ftramp_load_unload.sh ftramp_status.sh ftramp_hardened.sh ftramp_target_c
        ftramp_unload_under_load.sh ftramp_samples.sh ftramp_hostile_input.sh
        ftramp_ui_concurrency.sh ftramp_events.sh ftramp_list_window.sh ftramp_forgetful_user.sh
        ftramp_rcu_not_watching.sh ftramp_denylist.sh ftramp_fault_injection.sh
-       ftramp_preempt_callback.sh
+       ftramp_preempt_callback.sh ftramp_preempt_exit.sh ftramp_recursion_guard.sh
        ftramp_ret_values.sh ftramp_ret_nodrop.sh ftramp_ret_stale.sh ftramp_ret_sleep_unload.sh
        ftramp_ret_recursion.sh
        ftramp_harness_check.sh)

@@ -4,10 +4,9 @@
 //! reached through the ops' entry stub (which loads `ops`). It takes ftrace's list-level
 //! recursion bit, as ftrace's own `ftrace_ops_assist_func()` does.
 
-use core::sync::atomic::Ordering;
-
 use kernel::ffi;
 
+use super::guard::Guard;
 use crate::sys;
 
 /// # Safety
@@ -19,18 +18,15 @@ pub(crate) unsafe extern "C" fn ops_assist(
     ops: *mut sys::ftramp_ops,
     regs: *mut sys::ftramp_regs,
 ) {
-    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
-    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
-    if bit < 0 {
-        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: reached from a trampoline's dispatch, which disabled preemption.
+    let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
-    }
+    };
     // SAFETY: `ops` is registered (function safety requirement) and has a callback.
     unsafe {
         if let Some(f) = (*ops).func {
             f(ip, parent_ip, ops, regs);
         }
-        sys::ftramp_list_unlock(bit);
     }
 }
 

@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::{ffi, prelude::*};
 
+use super::guard::Guard;
 use crate::{engine::fault, sys};
 
 /// One list entry: an ops, and its return id (0 for an entry-only ops).
@@ -142,12 +143,10 @@ pub(crate) unsafe extern "C" fn list_iter(
     site: *const SiteHot,
     regs: *mut sys::ftramp_regs,
 ) {
-    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
-    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
-    if bit < 0 {
-        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: called by a trampoline's dispatch, which disabled preemption.
+    let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
-    }
+    };
     // Test knob: widen the window between the call and the list load, where a switch away
     // from the iterator must still leave a list with every persistent ops.
     #[cfg(ftramp_test_knobs)]
@@ -175,8 +174,6 @@ pub(crate) unsafe extern "C" fn list_iter(
             }
         }
     }
-    // SAFETY: `bit` came from the trylock above.
-    unsafe { sys::ftramp_list_unlock(bit) };
 }
 
 /// Address of [`list_iter`], for encoding `call`s.

@@ -26,6 +26,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use kernel::{ffi, prelude::*};
 
+use super::guard::Guard;
 use crate::{dispatch::list::SiteHot, sys};
 
 /// Return ops one call can record (`FTRAMP_MAX_RET_OPS`), and so on one function.
@@ -229,16 +230,12 @@ pub(crate) unsafe extern "C" fn ret_entry(
     regs: *mut sys::ftramp_regs,
     id: u64,
 ) {
-    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
-    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
-    if bit < 0 {
-        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: reached from a return trampoline's dispatch, which disabled preemption.
+    let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
-    }
+    };
     // SAFETY: function safety requirement.
     unsafe { enter(ip, parent_ip, ops, regs, id) };
-    // SAFETY: `bit` came from the trylock above.
-    unsafe { sys::ftramp_list_unlock(bit) };
 }
 
 /// Entry stub target of a return ops that guards its own recursion.
@@ -270,12 +267,10 @@ pub(crate) unsafe extern "C" fn list_iter_ret(
     site: *const SiteHot,
     regs: *mut sys::ftramp_regs,
 ) {
-    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
-    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
-    if bit < 0 {
-        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: called by a return trampoline's dispatch, which disabled preemption.
+    let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
-    }
+    };
     // SAFETY: `site` is valid (function safety requirement); the list stays valid while
     // preemption is disabled (see `list::list_iter`).
     unsafe {
@@ -287,8 +282,6 @@ pub(crate) unsafe extern "C" fn list_iter_ret(
             }
         })
     };
-    // SAFETY: `bit` came from the trylock above.
-    unsafe { sys::ftramp_list_unlock(bit) };
 }
 
 /// The record of the call whose return registers are at `ret`.
@@ -367,21 +360,16 @@ pub(crate) unsafe extern "C" fn ret_iter(
     if unsafe { record_of_ret(ret) }.nr == 0 {
         return;
     }
-    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
-    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
-    if bit < 0 {
+    // SAFETY: called by a return trampoline's dispatch, which disabled preemption.
+    match unsafe { Guard::enter(ip, parent_ip) } {
+        // SAFETY: function safety requirement.
+        Some(_guard) => unsafe { deliver(ip, parent_ip, ret, 0, false) },
         // The call entered inside a guarded callback. A self-guarded ops alone on the site
         // was entered without the guard (its raw stub) and the site went list meanwhile: its
         // return is still its due; a guarded ops' entry was refused the same way.
-        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: function safety requirement.
-        unsafe { deliver(ip, parent_ip, ret, 0, true) };
-        return;
+        None => unsafe { deliver(ip, parent_ip, ret, 0, true) },
     }
-    // SAFETY: function safety requirement.
-    unsafe { deliver(ip, parent_ip, ret, 0, false) };
-    // SAFETY: `bit` came from the trylock above.
-    unsafe { sys::ftramp_list_unlock(bit) };
 }
 
 /// Return stub target of a guarded return ops alone on its site: its own recorded return.
@@ -400,16 +388,12 @@ pub(crate) unsafe extern "C" fn ret_one(
     if unsafe { record_of_ret(ret) }.nr == 0 {
         return;
     }
-    // SAFETY: no preconditions; on success preemption is disabled until the unlock.
-    let bit = unsafe { sys::ftramp_list_trylock(ip, parent_ip) };
-    if bit < 0 {
-        super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: called by a return dispatch, which disabled preemption.
+    let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
-    }
+    };
     // SAFETY: function safety requirement.
     unsafe { deliver(ip, parent_ip, ret, id, false) };
-    // SAFETY: `bit` came from the trylock above.
-    unsafe { sys::ftramp_list_unlock(bit) };
 }
 
 /// Return stub target of a return ops alone on its site that guards its own recursion.

@@ -1,20 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ftrace's recursion guard at the list level (TRACE_LIST_START), as ftrace's own
- * list function and assist wrapper take it (kernel/trace/ftrace.c). It disables
- * preemption while held.
+ * What the recursion guard (rust/dispatch/guard.rs) needs from C: the per-CPU address of
+ * `current`, ftrace's recursion recorder for a refused entry, and a build-time check that
+ * the bit numbers rust/dispatch/recursion.rs copies from include/linux/trace_recursion.h are
+ * the kernel's (the preemption count's layout comes from the kernel: helpers.h).
  */
+#include <linux/build_bug.h>
 #include <linux/ftrace.h>
+#include <linux/preempt.h>
 #include <linux/trace_recursion.h>
+#include <linux/version.h>
+#include <asm/current.h>
 
 #include "helpers.h"
 
-int ftramp_list_trylock(unsigned long ip, unsigned long parent_ip)
+static_assert(TRACE_LIST_START == 5, "dispatch/recursion.rs: LIST_START");
+static_assert(TRACE_CTX_NORMAL == 3 && TRACE_CTX_TRANSITION == 4,
+	      "dispatch/recursion.rs: CTX_NORMAL, CTX_TRANSITION");
+static_assert(NMI_MASK <= 0xffffffffUL, "dispatch/guard.rs reads the count's low 32 bits");
+
+unsigned long ftramp_current_task_addr(void)
 {
-	return trace_test_and_set_recursion(ip, parent_ip, TRACE_LIST_START);
+	/* What `%gs:` is added to, as for the preemption count (text.c). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+	return (unsigned long)&current_task;
+#else
+	return (unsigned long)&pcpu_hot.current_task;
+#endif
 }
 
-void ftramp_list_unlock(int bit)
+void ftramp_recursion_refused(unsigned long ip, unsigned long parent_ip)
 {
-	trace_clear_recursion(bit);
+	/* CONFIG_FTRACE_RECORD_RECURSION's record, as trace_test_and_set_recursion() keeps. */
+	do_ftrace_record_recursion(ip, parent_ip);
 }

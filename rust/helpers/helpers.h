@@ -7,13 +7,14 @@
  *   params.c    module parameters, test knobs (fault injection), small facts
  *   record.c    the in-flight patch record and its seqcount
  *   text.c      all-CPU sync, the int3 frame, preemption counter for generated code
- *   dispatch.c  ftrace's recursion guard for the list iterator and the assist wrapper
+ *   dispatch.c  what the inline recursion guard needs from C
  *   module.c    module references, module text checks, the forgotten-ops WARN
  *   trace.c     the trace instance, per-CPU counters, file mode bits
  */
 #ifndef FTRAMP_HELPERS_H
 #define FTRAMP_HELPERS_H
 
+#include <linux/preempt.h>
 #include <linux/types.h>
 
 struct file;
@@ -128,6 +129,8 @@ void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func);
 int ftramp_interrupted_context(void);
 /* %gs-relative address of this CPU's preemption counter (generated code's incl/decl). */
 unsigned long ftramp_preempt_count_addr(void);
+/* Whether the kernel's preempt_count RMWs are 64-bit (decq): see encode::Width. */
+bool ftramp_preempt_count_wide(void);
 /* What preempt_enable_notrace() calls (the static call's trampoline with PREEMPT_DYNAMIC,
  * preempt_schedule_notrace_thunk otherwise), or 0 without CONFIG_PREEMPTION. */
 unsigned long ftramp_preempt_schedule_addr(void);
@@ -138,9 +141,21 @@ unsigned long ftramp_return_thunk(unsigned long at);
 /* %gs-relative address of the call depth counter, 0 unless call depth tracking is on. */
 unsigned long ftramp_call_depth_addr(void);
 
-/* ---- dispatch.c: ftrace's list-level recursion guard (disables preemption) ---- */
-int ftramp_list_trylock(unsigned long ip, unsigned long parent_ip);
-void ftramp_list_unlock(int bit);
+/* ---- dispatch.c: what the recursion guard (dispatch/guard.rs) needs from C ---- */
+/*
+ * Where the preemption count keeps the context (7.x moved it: a hardirq-disable count took
+ * bits 16-23, NMI has 4 bits at 28 with HAS_SEPARATE_PREEMPT_RESCHED_BITS): an enum, so that
+ * bindgen emits the kernel's values as constants for dispatch/recursion.rs.
+ */
+enum ftramp_preempt_layout {
+	FTRAMP_SOFTIRQ_OFFSET = SOFTIRQ_OFFSET,
+	FTRAMP_HARDIRQ_MASK = HARDIRQ_MASK,
+	FTRAMP_NMI_MASK = NMI_MASK,
+};
+/* %gs-relative address of this CPU's `current`. */
+unsigned long ftramp_current_task_addr(void);
+/* A refused entry: ftrace's recursion record (CONFIG_FTRACE_RECORD_RECURSION). */
+void ftramp_recursion_refused(unsigned long ip, unsigned long parent_ip);
 
 /* ---- module.c ---- */
 /*

@@ -49,6 +49,15 @@ unsigned long ftramp_preempt_count_addr(void)
 #endif
 }
 
+bool ftramp_preempt_count_wide(void)
+{
+	/*
+	 * asm/preempt.h: with HAS_SEPARATE_PREEMPT_RESCHED_BITS the count is 64 bits with the
+	 * inverted PREEMPT_NEED_RESCHED in bit 63, and preempt_enable() decrements all 64.
+	 */
+	return IS_ENABLED(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS);
+}
+
 unsigned long ftramp_preempt_schedule_addr(void)
 {
 	/* What preempt_enable_notrace() calls when the count drops to zero. */

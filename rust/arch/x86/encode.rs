@@ -139,37 +139,69 @@ pub const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 /// The 8-byte `nopl 0(%rax,%rax,1)` (disp32 form).
 pub const NOP8: [u8; 8] = [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00];
 
-/// Length of a per-CPU `incl`/`decl` as [`percpu_rmw`] encodes it (padded with `nop`).
+/// Length of a per-CPU `inc`/`dec` as [`percpu_rmw`] encodes it (padded with `nop`).
 pub const PERCPU_RMW_LEN: usize = 8;
 
-/// A read-modify-write of a 32-bit per-CPU variable.
+/// A read-modify-write of a per-CPU variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PercpuOp {
-    /// `incl %gs:var`
+    /// `inc %gs:var`
     Inc = 0,
-    /// `decl %gs:var`
+    /// `dec %gs:var`
     Dec = 1,
 }
 
-/// `incl`/`decl` of the per-CPU variable whose `%gs`-relative address is `var`, encoded to
-/// sit at `at`: absolute `%gs:disp32` when `var` fits a sign-extended 32-bit displacement
+/// Operand size of a per-CPU read-modify-write: what the kernel's own code uses on that
+/// variable. It matters for the preemption count: with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`
+/// (x86-64 from 7.x) the count is 64 bits with the inverted `PREEMPT_NEED_RESCHED` in bit 63,
+/// and `preempt_enable()` is `decq`; a `decl` there reaches zero whenever the count does, due
+/// or not, so every dispatch would end in the scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// 32 bits (`incl`/`decl`).
+    Dword,
+    /// 64 bits (`incq`/`decq`).
+    Qword,
+}
+
+/// `inc`/`dec` of the per-CPU variable whose `%gs`-relative address is `var`, encoded to sit
+/// at `at`. 32-bit: absolute `%gs:disp32` when `var` fits a sign-extended 32-bit displacement
 /// (zero-based per-CPU areas, as 6.12's x86-64 has), else `%gs:rel32(%rip)` plus a `nop`
-/// (per-CPU symbols linked at kernel addresses). `None` if neither reaches.
-pub fn percpu_rmw(op: PercpuOp, at: usize, var: usize) -> Option<[u8; PERCPU_RMW_LEN]> {
+/// (per-CPU symbols linked at kernel addresses). 64-bit: `%gs:rel32(%rip)` with REX.W (the
+/// absolute form would take 9 bytes). `None` if the form does not reach.
+pub fn percpu_rmw(
+    op: PercpuOp,
+    width: Width,
+    at: usize,
+    var: usize,
+) -> Option<[u8; PERCPU_RMW_LEN]> {
     let reg = (op as u8) << 3;
     let mut out = [0u8; PERCPU_RMW_LEN];
     out[0] = 0x65; // %gs
-    out[1] = 0xff; // group 5: /0 inc, /1 dec
-    if let Ok(abs) = i32::try_from(var as i64) {
-        out[2] = 0x04 | reg; // mod=00, rm=100: SIB follows
-        out[3] = 0x25; // SIB: no base, no index, disp32
-        out[4..].copy_from_slice(&abs.to_le_bytes());
-    } else {
-        let next = at.wrapping_add(7) as i64;
+    let rip_relative = |out: &mut [u8], modrm_at: usize| -> Option<()> {
+        let next = at.wrapping_add(modrm_at + 5) as i64;
         let rel = i32::try_from((var as i64).wrapping_sub(next)).ok()?;
-        out[2] = 0x05 | reg; // mod=00, rm=101: rip-relative disp32
-        out[3..7].copy_from_slice(&rel.to_le_bytes());
-        out[7] = 0x90;
+        out[modrm_at] = 0x05 | reg; // mod=00, rm=101: rip-relative disp32
+        out[modrm_at + 1..modrm_at + 5].copy_from_slice(&rel.to_le_bytes());
+        Some(())
+    };
+    match width {
+        Width::Qword => {
+            out[1] = 0x48; // REX.W
+            out[2] = 0xff; // group 5: /0 inc, /1 dec
+            rip_relative(&mut out, 3)?;
+        }
+        Width::Dword => {
+            out[1] = 0xff;
+            if let Ok(abs) = i32::try_from(var as i64) {
+                out[2] = 0x04 | reg; // mod=00, rm=100: SIB follows
+                out[3] = 0x25; // SIB: no base, no index, disp32
+                out[4..].copy_from_slice(&abs.to_le_bytes());
+            } else {
+                rip_relative(&mut out, 2)?;
+                out[7] = 0x90;
+            }
+        }
     }
     Some(out)
 }

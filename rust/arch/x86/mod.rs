@@ -8,7 +8,8 @@
 //! - [`pool`]: the executable region the code lives in, with slot quarantine;
 //! - [`sequence`]: the order of one switch round (`core`-only, host-tested);
 //! - [`patcher`]: the 3-phase int3 switch of dispatch sites, on the live text;
-//! - [`int3`]: the int3 handler that emulates a call caught mid-switch.
+//! - [`int3`]: the int3 handler that emulates a call caught mid-switch;
+//! - [`this_cpu`]: inline reads of the running task and the preemption count.
 
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod encode;
@@ -18,4 +19,5 @@ pub(crate) mod pool;
 pub(crate) mod ret_trampoline;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod sequence;
+pub(crate) mod this_cpu;
 pub(crate) mod trampoline;

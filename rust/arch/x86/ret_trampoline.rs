@@ -83,16 +83,16 @@ fn code() -> Code {
 }
 
 impl Template {
-    /// `incl %gs:preempt_count; [depth] call target; decl; jnz; [depth] call sched`: one
+    /// `inc %gs:preempt_count; [depth] call target; dec; jnz; [depth] call sched`: one
     /// dispatch `call` with preemption disabled around it, as the entry trampoline does.
     /// Returns the offset of the `call`.
     fn dispatch(&self, w: &mut Writer<'_>, target: usize) -> Result<usize> {
         let pc = self.preempt_count;
-        w.put(&encode::percpu_rmw(PercpuOp::Inc, w.here(), pc).ok_or(ERANGE)?)?;
+        w.put(&encode::percpu_rmw(PercpuOp::Inc, self.preempt_width, w.here(), pc).ok_or(ERANGE)?)?;
         self.account(w)?;
         let call = w.len;
         w.put(&encode::call(w.here(), target).ok_or(ERANGE)?)?;
-        w.put(&encode::percpu_rmw(PercpuOp::Dec, w.here(), pc).ok_or(ERANGE)?)?;
+        w.put(&encode::percpu_rmw(PercpuOp::Dec, self.preempt_width, w.here(), pc).ok_or(ERANGE)?)?;
         let skip = if self.call_depth != 0 {
             encode::CALL_DEPTH_LEN
         } else {

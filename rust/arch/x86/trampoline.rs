@@ -10,8 +10,8 @@
 //! fallback can walk through generated code), saves what a C callee may clobber, loads
 //! `(ip, parent_ip, site, regs)` and makes one patchable 5-byte `call`: the dispatch site.
 //!
-//! The dispatch runs with preemption disabled (an inline `incl`/`decl` of the per-CPU
-//! preemption counter, and `preempt_schedule_notrace_thunk` when the count drops to zero, as
+//! The dispatch runs with preemption disabled (an inline `inc`/`dec` of the per-CPU
+//! preemption counter, of the kernel's width (`encode::Width`), and `preempt_schedule_notrace_thunk` when the count drops to zero, as
 //! `preempt_enable_notrace()` does): every callback runs non-preemptible, whether the site
 //! calls its stub directly or the list iterator, so callbacks may not sleep (ftrace's rule) and
 //! one wait covers them in both modes. A sleeping callback gets the kernel's "scheduling while
@@ -59,11 +59,11 @@ core::arch::global_asm!(
     "movabsq $0x2222222222222222, %rdx", // the site (the list iterator's argument)
     "movq %rsp, %rcx",                   // regs
     "ftramp_tmpl_pinc:",
-    ".byte 0x65, 0xff, 0x04, 0x25, 0, 0, 0, 0", // incl %gs:<preempt count>
+    ".byte 0x65, 0xff, 0x04, 0x25, 0, 0, 0, 0", // incl %gs:<preempt count> (or incq)
     "ftramp_tmpl_call:",
     ".byte 0xe8, 0, 0, 0, 0", // the dispatch site: call <target>
     "ftramp_tmpl_pdec:",
-    ".byte 0x65, 0xff, 0x0c, 0x25, 0, 0, 0, 0", // decl %gs:<preempt count>
+    ".byte 0x65, 0xff, 0x0c, 0x25, 0, 0, 0, 0", // decl %gs:<preempt count> (or decq)
     ".byte 0x75, 0x05",                         // jnz: no reschedule due
     "ftramp_tmpl_sched:",
     ".byte 0xe8, 0, 0, 0, 0", // call preempt_schedule_notrace_thunk (or a nop)
@@ -120,6 +120,8 @@ pub(crate) struct Template {
     len: usize,
     /// `%gs`-relative address of the preemption counter.
     pub(super) preempt_count: usize,
+    /// Its operand size in the kernel's own `preempt_disable()`/`preempt_enable()`.
+    pub(super) preempt_width: encode::Width,
     /// `preempt_schedule_notrace_thunk`, or 0 (no `CONFIG_PREEMPTION`).
     pub(super) preempt_schedule: usize,
     /// `%gs`-relative address of the call depth counter, 0 when call depth tracking is off.
@@ -224,6 +226,12 @@ impl Template {
             // SAFETY: no preconditions.
             preempt_count: unsafe { sys::ftramp_preempt_count_addr() } as usize,
             // SAFETY: no preconditions.
+            preempt_width: if unsafe { sys::ftramp_preempt_count_wide() } {
+                encode::Width::Qword
+            } else {
+                encode::Width::Dword
+            },
+            // SAFETY: no preconditions.
             preempt_schedule: unsafe { sys::ftramp_preempt_schedule_addr() } as usize,
             call_depth,
         })
@@ -272,14 +280,16 @@ impl Template {
             .copy_from_slice(&encode::movabs(encode::Reg::Rdi, ip as u64));
         w.b[prologue + self.t_site..prologue + self.t_site + encode::MOVABS_LEN]
             .copy_from_slice(&encode::movabs(encode::Reg::Rdx, site as u64));
-        let inc = encode::percpu_rmw(encode::PercpuOp::Inc, w.here(), pc).ok_or(ERANGE)?;
+        let inc = encode::percpu_rmw(encode::PercpuOp::Inc, self.preempt_width, w.here(), pc)
+            .ok_or(ERANGE)?;
         w.put(if mutant { &encode::NOP8 } else { &inc })?;
         self.account(&mut w)?;
         if w.len != self.call {
             return Err(EINVAL);
         }
         w.put(&encode::call(w.here(), target).ok_or(ERANGE)?)?;
-        let dec = encode::percpu_rmw(encode::PercpuOp::Dec, w.here(), pc).ok_or(ERANGE)?;
+        let dec = encode::percpu_rmw(encode::PercpuOp::Dec, self.preempt_width, w.here(), pc)
+            .ok_or(ERANGE)?;
         w.put(if mutant { &encode::NOP8 } else { &dec })?;
         let skip = if self.call_depth != 0 {
             encode::CALL_DEPTH_LEN

@@ -17,12 +17,16 @@ pub mod glob;
 pub mod model;
 #[path = "../../engine/plan.rs"]
 pub mod plan;
+#[path = "../../dispatch/recursion.rs"]
+pub mod recursion;
 #[path = "../../arch/x86/sequence.rs"]
 pub mod sequence;
 
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
-mod tests;
+mod recursion_tests;
 #[cfg(test)]
 mod ret_tests;
+#[cfg(test)]
+mod tests;

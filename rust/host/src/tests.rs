@@ -364,16 +364,22 @@ mod percpu_tests {
     #[test]
     fn zero_based_percpu_uses_absolute_gs_disp32() {
         // 6.12: `incl %gs:0x2000c` = 65 ff 04 25 0c 00 02 00
-        let i = percpu_rmw(PercpuOp::Inc, 0xffff_ffff_a000_0000, 0x2000c).unwrap();
+        let i = percpu_rmw(PercpuOp::Inc, Width::Dword, 0xffff_ffff_a000_0000, 0x2000c).unwrap();
         assert_eq!(i, [0x65, 0xff, 0x04, 0x25, 0x0c, 0x00, 0x02, 0x00]);
-        let d = percpu_rmw(PercpuOp::Dec, 0xffff_ffff_a000_0000, 0x2000c).unwrap();
+        let d = percpu_rmw(PercpuOp::Dec, Width::Dword, 0xffff_ffff_a000_0000, 0x2000c).unwrap();
         assert_eq!(d, [0x65, 0xff, 0x0c, 0x25, 0x0c, 0x00, 0x02, 0x00]);
     }
 
     #[test]
     fn kernel_image_percpu_uses_sign_extended_disp32() {
         // A per-CPU symbol linked in the kernel image (top 2 GiB): still an absolute disp32.
-        let i = percpu_rmw(PercpuOp::Inc, 0xffff_ffff_c000_1000, 0xffff_ffff_8300_0040).unwrap();
+        let i = percpu_rmw(
+            PercpuOp::Inc,
+            Width::Dword,
+            0xffff_ffff_c000_1000,
+            0xffff_ffff_8300_0040,
+        )
+        .unwrap();
         assert_eq!(i, [0x65, 0xff, 0x04, 0x25, 0x40, 0x00, 0x00, 0x83]);
     }
 
@@ -381,18 +387,39 @@ mod percpu_tests {
     fn far_percpu_uses_rip_relative() {
         let at = 0xffff_ffff_c000_1000usize;
         let var = 0xffff_ffff_7000_0040usize;
-        let i = percpu_rmw(PercpuOp::Inc, at, var).unwrap();
+        let i = percpu_rmw(PercpuOp::Inc, Width::Dword, at, var).unwrap();
         assert_eq!(&i[..3], &[0x65, 0xff, 0x05]);
         let rel = i32::from_le_bytes([i[3], i[4], i[5], i[6]]);
         assert_eq!((at + 7).wrapping_add(rel as isize as usize), var);
         assert_eq!(i[7], 0x90);
-        let d = percpu_rmw(PercpuOp::Dec, at, var).unwrap();
+        let d = percpu_rmw(PercpuOp::Dec, Width::Dword, at, var).unwrap();
         assert_eq!(&d[..3], &[0x65, 0xff, 0x0d]);
     }
 
     #[test]
+    fn wide_preempt_count_uses_rex_w_rip_relative() {
+        // 7.x x86-64 (HAS_SEPARATE_PREEMPT_RESCHED_BITS): `decq %gs:__preempt_count(%rip)`
+        // = 65 48 ff 0d rel32, as the kernel's preempt_enable(); `incq` = 65 48 ff 05 rel32.
+        let at = 0xffff_ffff_c000_1000usize;
+        let var = 0xffff_ffff_8300_0040usize;
+        let d = percpu_rmw(PercpuOp::Dec, Width::Qword, at, var).unwrap();
+        assert_eq!(&d[..4], &[0x65, 0x48, 0xff, 0x0d]);
+        let rel = i32::from_le_bytes([d[4], d[5], d[6], d[7]]);
+        assert_eq!((at + 8).wrapping_add(rel as isize as usize), var);
+        let i = percpu_rmw(PercpuOp::Inc, Width::Qword, at, var).unwrap();
+        assert_eq!(&i[..4], &[0x65, 0x48, 0xff, 0x05]);
+        assert!(percpu_rmw(PercpuOp::Dec, Width::Qword, at, 0x7fff_0000_0000).is_none());
+    }
+
+    #[test]
     fn unreachable_percpu_is_refused() {
-        assert!(percpu_rmw(PercpuOp::Inc, 0xffff_ffff_c000_0000, 0x7fff_0000_0000).is_none());
+        assert!(percpu_rmw(
+            PercpuOp::Inc,
+            Width::Dword,
+            0xffff_ffff_c000_0000,
+            0x7fff_0000_0000
+        )
+        .is_none());
     }
 
     #[test]

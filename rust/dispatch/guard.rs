@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The recursion guard of ops without `FTRAMP_OPS_FL_RECURSION` and of the list iterators:
+//! ftrace's list-level bit of the running task ([`super::recursion`]), taken and released
+//! inline. ftrace's own list function and recursion assist take the same bit through
+//! `trace_test_and_set_recursion()`, so a callback that reaches a function hooked by either
+//! is refused in the same context by both.
+//!
+//! Unlike `trace_test_and_set_recursion()`, the guard leaves the preemption count alone: every
+//! dispatch that reaches a guard already runs with preemption disabled by its trampoline
+//! (`arch/x86/trampoline.rs`), so the guard is two per-CPU loads, a test and a store of the
+//! task's word. It does not refuse where RCU is not watching either (`trace_warn_on_no_rcu`,
+//! a debug option): ftramp's waits cover those callers.
+
+use core::sync::atomic::{compiler_fence, Ordering};
+
+use kernel::ffi;
+
+use super::recursion::{self, Layout};
+use crate::{arch::this_cpu, sys};
+
+/// This kernel's preemption count layout (bindgen's copy of the kernel's macros).
+const LAYOUT: Layout = Layout {
+    softirq_offset: sys::ftramp_preempt_layout_FTRAMP_SOFTIRQ_OFFSET,
+    hardirq_mask: sys::ftramp_preempt_layout_FTRAMP_HARDIRQ_MASK,
+    nmi_mask: sys::ftramp_preempt_layout_FTRAMP_NMI_MASK,
+};
+
+/// The list-level recursion bit of the running task, held until drop.
+///
+/// # Invariants
+///
+/// `word` is the `trace_recursion` of the task that took the guard, which runs non-preemptible
+/// until the guard drops (so the task, and its `current`, stay), and bit `bit` of it was set
+/// by this guard.
+pub(crate) struct Guard {
+    word: *mut ffi::c_ulong,
+    bit: u32,
+}
+
+impl Guard {
+    /// Takes the bit for the current context, or refuses (`None`, counted in
+    /// [`super::GUARD_SKIPS`] and recorded as ftrace records a refusal) when ftrace's rule
+    /// does: the callback being run has, in this context, reached a hooked function again.
+    ///
+    /// # Safety
+    ///
+    /// Called with preemption disabled (from a trampoline's dispatch), which lasts until the
+    /// guard drops.
+    #[inline(always)]
+    pub(crate) unsafe fn enter(ip: ffi::c_ulong, parent_ip: ffi::c_ulong) -> Option<Self> {
+        let task = this_cpu::current_task();
+        // SAFETY: `task` is the running task, alive while it runs; only the task itself
+        // changes its `trace_recursion` (include/linux/trace_recursion.h), and an interrupt
+        // that does restores it before returning.
+        let word = unsafe { core::ptr::addr_of_mut!((*task).trace_recursion) };
+        // SAFETY: as above.
+        let val = unsafe { word.read_volatile() };
+        let Some(bit) = recursion::claim(val as u64, this_cpu::preempt_count_low(), LAYOUT) else {
+            super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: no preconditions.
+            unsafe { sys::ftramp_recursion_refused(ip, parent_ip) };
+            return None;
+        };
+        // SAFETY: as above.
+        unsafe { word.write_volatile(val | (1 << bit)) };
+        // What the callback does comes after the bit is set (a compiler barrier, as the
+        // kernel's: the bit is only ever read by this task).
+        compiler_fence(Ordering::SeqCst);
+        // INVARIANT: the running task's word, bit set here; preemption stays disabled (the
+        // function's safety requirement).
+        Some(Self { word, bit })
+    }
+}
+
+impl Drop for Guard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: the task that took the guard is still the running one and owns `word`
+        // (type invariant).
+        unsafe {
+            let val = self.word.read_volatile();
+            self.word.write_volatile(val & !(1 << self.bit));
+        }
+    }
+}
