@@ -65,10 +65,11 @@
 
 M=${FI_CALLS:-100}
 MAX_N=${FI_MAX_N:-200}
-# FI_STRIDE=K injects at fault points 1, 1+K, 1+2K, ... only (make check's lighter pass
-# on its second kernel: the engine's fault points are the same Rust code on both).
-STRIDE=${FI_STRIDE:-1}
-STRIDE_SAY=""; [ "$STRIDE" = 1 ] || STRIDE_SAY=" or fewer: one in $STRIDE walked"
+# FI_STRIDE=K FI_FIRST=F injects at fault points F, F+K, F+2K, ... only: make check walks
+# the odd points on its first kernel and the even ones on its second (the fault points are
+# ftramp's own, the same Rust code on both), so every point is walked once per check.
+STRIDE=${FI_STRIDE:-1} FIRST=${FI_FIRST:-1}
+STRIDE_SAY=""; [ "$STRIDE" = 1 ] && [ "$FIRST" = 1 ] || STRIDE_SAY=" or fewer: one in $STRIDE walked, from $FIRST"
 BREAK=${FI_BREAK:-}
 SEQ=abbccccdddddddd    # one run: a M, b 2M, c 4M, d 8M calls
 declare -A W=([ftramp_target_a]=1 [ftramp_target_b]=2 [ftramp_target_c]=4 [ftramp_target_d]=8)
@@ -222,7 +223,7 @@ filt[0]=$A filt[3]=$C
 check "start"
 
 # ---- (a) register ----
-for N in $(seq 1 "$STRIDE" "$MAX_N"); do
+for N in $(seq "$FIRST" "$STRIDE" "$MAX_N"); do
   ctl filter 1 "$A $B" || fail "(a) filter"
   snap=$(snapshot)
   inject "$N" ctl_q register 1
@@ -243,7 +244,7 @@ done
 totals "(a) register" "$N"
 
 # ---- (b) set_filter on a registered ops ----
-for N in $(seq 1 "$STRIDE" "$MAX_N"); do
+for N in $(seq "$FIRST" "$STRIDE" "$MAX_N"); do
   ctl filter 5 "$A $B" && ctl register 5 || fail "(b) setup"
   filt[5]="$A $B"
   snap=$(snapshot)
@@ -267,7 +268,7 @@ done
 totals "(b) set_filter" "$N"
 
 # ---- (c) unregister ----
-for N in $(seq 1 "$STRIDE" "$MAX_N"); do
+for N in $(seq "$FIRST" "$STRIDE" "$MAX_N"); do
   ctl filter 4 $A && ctl register 4 && ctl filter 6 "$A $B $C" && ctl register 6 || fail "(c) setup"
   filt[4]=$A filt[6]="$A $B $C"
   inject "$N" ctl_q unregister 6
@@ -289,7 +290,7 @@ totals "(c) unregister" "$N"
 # the write, one in the removals after them is absorbed).
 hooks_d() { # name kind setup write success-hooks-text success-model...
   local name=$1 kind=$2 setup=$3 w=$4 want=$5 N; shift 5
-  for N in $(seq 1 "$STRIDE" "$MAX_N"); do
+  for N in $(seq "$FIRST" "$STRIDE" "$MAX_N"); do
     $setup
     cat "$FTRAMP_DIR/hooks" > "$TMP/hooks.before"
     snap=$(snapshot)
@@ -328,7 +329,7 @@ diag "fault_hits: $(( $(stat_of fault_hits) - h_start )) faults injected; fault_
 # ---- (f) a return ops: $A (ops 0 on it) moves to its return trampoline, $D gets a new
 # site with one; every fault on the way fails the register and changes nothing ----
 ret_snap() { snapshot; echo "ret_ops $(stat_of ret_ops)"; }
-for N in $(seq 1 "$STRIDE" "$MAX_N"); do
+for N in $(seq "$FIRST" "$STRIDE" "$MAX_N"); do
   ctl mode 8 count && ctl filter 8 "$A $D" || fail "(f) filter"
   snap=$(ret_snap)
   inject "$N" ctl_q register 8
