@@ -9,11 +9,13 @@
 # guard_skips grows by N. The other half of the rule, that an interrupt's callbacks still
 # run while a task holds its bit, is what the stress runs with guarded ops check per
 # context (ftramp_stress_variants.sh).
-# Shown failing (Dec 2026, by hand, dispatch/recursion.rs mutated):
-#   claim() without the transition (refuse when the context's bit is held):
-#     # FAIL: guard 20000: EPROTO (guard: the callback ran for a 20000, b 0, c 0 times ...)
-#   claim() never refusing:
-#     # FAIL: guard 20000: EPROTO (guard: the callback ran for a 20000, b 20000, c 20000 times ...)
+# Shown failing (Dec 2026):
+#   6.12, claim() in dispatch/recursion.rs without the transition (by hand):
+#     guard: the callback ran for a 20000, b 0, c 0 times in 20000 calls; want 20000, 20000, 0
+#   7.3, the guard's first version, which took trace_recursion's offset from bindgen (48
+#   bytes off there): the callback ran for a 0, b 0, c 0 times (the word it read had the
+#   bits set), and ftramp_ops_lifecycle.sh, ftramp_hardened.sh and ftramp_ret_recursion.sh
+#   failed with it.
 . "$(dirname "$0")/lib.sh"
 
 N=${GUARD_CALLS:-20000}

@@ -18,6 +18,8 @@
  *          "cell <func> <cpu> <task> <softirq> <hardirq> <nmi>" for each function and
  *          online CPU with calls: the calls counted in each context the call ran in.
  *   reset  write anything: zero the counters.
+ *   run    also: "psn on" / "psn off" puts / takes a kprobe on preempt_schedule_notrace,
+ *          whose hits count reads as "psn_hits <n>".
  *   run    also: "start <funcs> <ctxmask>" starts callers that call until "stop"
  *          (ctxmask: 1 kthread, 2 timer, 4 hrtimer, 8 eqs, 16 nmi; <funcs> as above);
  *          "batch <n>" calls each of ftramp_target_batch_00..99 n times.
@@ -71,6 +73,7 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/hrtimer.h>
+#include <linux/kprobes.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
@@ -1016,6 +1019,42 @@ static int run_ret_cmd(const char *buf, bool *handled)
 	return 0;
 }
 
+/*
+ * "psn on|off": a kprobe on preempt_schedule_notrace (a raw one: kprobe events refuse
+ * notrace functions), counting in "psn_hits" how often the scheduler is entered from a
+ * preempt_enable_notrace() (ftramp_preempt_exit.sh).
+ */
+static atomic_long_t psn_hits = ATOMIC_LONG_INIT(0);
+
+static int psn_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	atomic_long_inc(&psn_hits);
+	return 0;
+}
+
+static struct kprobe psn_probe = {
+	.symbol_name = "preempt_schedule_notrace",
+	.pre_handler = psn_pre,
+};
+static bool psn_on;
+
+static int psn_ctl(bool on)
+{
+	int ret = 0;
+
+	if (on && !psn_on)
+		ret = register_kprobe(&psn_probe);
+	else if (!on && psn_on)
+		unregister_kprobe(&psn_probe);
+	if (!ret)
+		psn_on = on;
+	/* A struct kprobe is registered once: make it new for the next "psn on". */
+	if (!on)
+		psn_probe = (struct kprobe){ .symbol_name = "preempt_schedule_notrace",
+					      .pre_handler = psn_pre };
+	return ret;
+}
+
 static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
 	char buf[64], fname[MAX_SEQ + 1], cname[16];
@@ -1031,6 +1070,10 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 	buf[len] = '\0';
 	if (!strcmp(strim(buf), "stop")) {
 		ret = ftramp_target_stop();
+		return ret ? ret : len;
+	}
+	if (!strcmp(buf, "psn on") || !strcmp(buf, "psn off")) {
+		ret = psn_ctl(buf[5] == 'n');
 		return ret ? ret : len;
 	}
 	{
@@ -1095,6 +1138,7 @@ static int count_show(struct seq_file *m, void *v)
 		   atomic_long_read(&unwind_bad));
 	seq_printf(m, "sleepers %d\nsleep_done %d\nsleep_wrong %ld\n", atomic_read(&sleepers),
 		   atomic_read(&sleep_done), atomic_long_read(&sleep_wrong));
+	seq_printf(m, "psn_hits %ld\n", atomic_long_read(&psn_hits));
 	for (i = 0; i < NR_COUNTED; i++)
 		for_each_online_cpu(cpu) {
 			unsigned long *n = per_cpu(target_calls[i], cpu);
@@ -1242,6 +1286,7 @@ static void __exit target_exit(void)
 	ftramp_target_stop();
 	sleep_wake();
 	debugfs_remove(dir);
+	psn_ctl(false);
 	/* After every sender stopped: no NMI of ours is pending any more. */
 	unregister_nmi_handler(NMI_LOCAL, "ftramp_target");
 }

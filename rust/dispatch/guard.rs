@@ -12,12 +12,23 @@
 //! task's word. It does not refuse where RCU is not watching either (`trace_warn_on_no_rcu`,
 //! a debug option): ftramp's waits cover those callers.
 
-use core::sync::atomic::{compiler_fence, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 
 use kernel::ffi;
 
 use super::recursion::{self, Layout};
 use crate::{arch::this_cpu, sys};
+
+/// Where `trace_recursion` is in `struct task_struct`: from C, not from bindgen, whose layout
+/// of the task differs from the kernel's on 7.3 (by 48 bytes before this field).
+static TRACE_RECURSION: AtomicUsize = AtomicUsize::new(0);
+
+/// Takes the field's offset; called by module init before anything can dispatch.
+pub(crate) fn init() {
+    // SAFETY: no preconditions.
+    let off = unsafe { sys::ftramp_trace_recursion_offset() };
+    TRACE_RECURSION.store(off, Ordering::Relaxed);
+}
 
 /// This kernel's preemption count layout (bindgen's copy of the kernel's macros).
 const LAYOUT: Layout = Layout {
@@ -50,10 +61,15 @@ impl Guard {
     #[inline(always)]
     pub(crate) unsafe fn enter(ip: ffi::c_ulong, parent_ip: ffi::c_ulong) -> Option<Self> {
         let task = this_cpu::current_task();
-        // SAFETY: `task` is the running task, alive while it runs; only the task itself
-        // changes its `trace_recursion` (include/linux/trace_recursion.h), and an interrupt
-        // that does restores it before returning.
-        let word = unsafe { core::ptr::addr_of_mut!((*task).trace_recursion) };
+        // SAFETY: `task` is the running task, alive while it runs, and `TRACE_RECURSION` the
+        // offset of its `trace_recursion` (set by `init()` before any dispatch); only the task
+        // itself changes that word (include/linux/trace_recursion.h), and an interrupt that
+        // does restores it before returning.
+        let word = unsafe {
+            task.cast::<u8>()
+                .add(TRACE_RECURSION.load(Ordering::Relaxed))
+                .cast::<ffi::c_ulong>()
+        };
         // SAFETY: as above.
         let val = unsafe { word.read_volatile() };
         let Some(bit) = recursion::claim(val as u64, this_cpu::preempt_count_low(), LAYOUT) else {

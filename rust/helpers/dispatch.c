@@ -8,6 +8,8 @@
 #include <linux/build_bug.h>
 #include <linux/ftrace.h>
 #include <linux/preempt.h>
+#include <linux/sched.h>
+#include <linux/stddef.h>
 #include <linux/trace_recursion.h>
 #include <linux/version.h>
 #include <asm/current.h>
@@ -27,6 +29,15 @@ unsigned long ftramp_current_task_addr(void)
 #else
 	return (unsigned long)&pcpu_hot.current_task;
 #endif
+}
+
+unsigned long ftramp_trace_recursion_offset(void)
+{
+	/*
+	 * From the compiler that built the kernel: bindgen's layout of task_struct is off by
+	 * 48 bytes here on 7.3 (its libclang is not the kernel's compiler).
+	 */
+	return offsetof(struct task_struct, trace_recursion);
 }
 
 void ftramp_recursion_refused(unsigned long ip, unsigned long parent_ip)

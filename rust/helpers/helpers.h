@@ -154,6 +154,8 @@ enum ftramp_preempt_layout {
 };
 /* %gs-relative address of this CPU's `current`. */
 unsigned long ftramp_current_task_addr(void);
+/* offsetof(struct task_struct, trace_recursion), as the kernel's compiler lays it out. */
+unsigned long ftramp_trace_recursion_offset(void);
 /* A refused entry: ftrace's recursion record (CONFIG_FTRACE_RECORD_RECURSION). */
 void ftramp_recursion_refused(unsigned long ip, unsigned long parent_ip);
 
