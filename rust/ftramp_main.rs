@@ -84,8 +84,7 @@ impl kernel::Module for Ftramp {
         }
 
         // What the recursion guard reads inline, before anything can dispatch.
-        arch::this_cpu::init();
-        dispatch::guard::init();
+        dispatch::guard::init()?;
         // The handler exists before any site and goes after all of them.
         let int3 = arch::int3::Int3Handler::register()?;
         // SAFETY: plain read of a module parameter.

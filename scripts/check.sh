@@ -122,11 +122,12 @@ for k in ${KERNEL:-$FTRAMP_KERNELS}; do
       rc=${PIPESTATUS[0]}
       # QEMU itself can abort while the guest boots: with 4 vCPUs under TCG, QEMU 10.0
       # once failed "system/physmem.c:2678: iotlb_to_section: Assertion `section_index <
-      # d->map.sections_nb' failed" during PCI enumeration. That is the emulator, before
-      # any test ran (no result line yet): the run is booted once more, and says so. An
-      # abort after a result, or a second one, fails as any VM death does.
-      qabort=$(grep -aoE 'qemu-system-[a-z0-9_]+: .*Assertion .* failed|qemu: fatal: .*' "$rres/console.log" | head -1)
-      if [ $attempt = 1 ] && [ "$rc" -ne 0 ] && [ -n "$qabort" ] && ! grep -qE '^(not )?ok ' "$rres/ktap.log"; then
+      # d->map.sections_nb' failed" during PCI enumeration. That one assertion, before the
+      # test runner printed anything (no "TAP version" line), is the emulator: the run is
+      # booted once more, and says so. Anything else (a "qemu: fatal" a guest fault causes,
+      # an abort once tests ran, a second abort) fails as any VM death does.
+      qabort=$(grep -aoE 'qemu-system-[a-z0-9_]+: [^ ]*physmem\.c:[0-9]+: iotlb_to_section: Assertion .* failed' "$rres/console.log" | head -1)
+      if [ $attempt = 1 ] && [ "$rc" -ne 0 ] && [ -n "$qabort" ] && ! grep -q '^TAP version' "$rres/ktap.log"; then
         echo "# kernel $k, run '$name': QEMU aborted before any test ran (${qabort}); booting again"
         mv "$rres/console.log" "$rres/console-qemu-abort.log"
         continue

@@ -67,7 +67,8 @@ M=${FI_CALLS:-100}
 MAX_N=${FI_MAX_N:-200}
 # FI_STRIDE=K FI_FIRST=F injects at fault points F, F+K, F+2K, ... only: make check walks
 # the odd points on its first kernel and the even ones on its second (the fault points are
-# ftramp's own, the same Rust code on both), so every point is walked once per check.
+# ftramp's own, the same Rust code on both, in the same order as long as the operations
+# take the same paths), so a check that runs both kernels walks every point once.
 STRIDE=${FI_STRIDE:-1} FIRST=${FI_FIRST:-1}
 STRIDE_SAY=""; [ "$STRIDE" = 1 ] && [ "$FIRST" = 1 ] || STRIDE_SAY=" or fewer: one in $STRIDE walked, from $FIRST"
 BREAK=${FI_BREAK:-}
@@ -210,7 +211,7 @@ expect_done() { # label
   [ "$RC" = 0 ] || fail "$1: failed with no fault injected"
 }
 totals() { # scenario N
-  diag "$1: N=1..$2 ($(( $2 - 1 )) fault points$STRIDE_SAY), $FAILS failed (nothing changed), $ABSORBED faults absorbed (succeeded), $CHECKS checks, $((SECONDS - T0))s"
+  diag "$1: N=$FIRST..$2 ($(( $2 - 1 )) fault points$STRIDE_SAY), $FAILS failed (nothing changed), $ABSORBED faults absorbed (succeeded), $CHECKS checks, $((SECONDS - T0))s"
   T0=$SECONDS
   SUMMARY+=("$1: $2")
   TOTAL_N=$((TOTAL_N + $2)); FAILS=0; CHECKS=0 ABSORBED=0

@@ -27,8 +27,10 @@
 #     trampolines leave preemption enabled around the dispatch. Observed (Dec 2026):
 #       # FAIL: ops 0 (direct, recursion-safe): 20000 calls, 20000 of them preemptible
 #       not ok 1 selftests: ftramp: ftramp_preempt_callback.sh # exit=1 5.5s
-#     Only recursion-safe ops in direct mode can see it: the guard wrapper and the list
-#     iterator take ftrace's recursion lock, which disables preemption by itself.
+#     (Recorded when only recursion-safe ops in direct mode could see it: the guard took
+#     ftrace's recursion lock, which disabled preemption by itself. Since Dec 7 2026 the
+#     guard is inline and leaves the count alone, so guarded ops and the list iterator are
+#     preemptible under the mutant too.)
 #
 #   FTRAMP_INSMOD_ARGS=mutant_no_wait=1 PREEMPT_PARTS=b FTRAMP_TESTS=ftramp_preempt_callback.sh make check
 #     retired code, stubs and lists are freed without any wait. Observed (Dec 2026),

@@ -20,6 +20,15 @@
 . "$(dirname "$0")/lib.sh"
 
 N=${PREEMPT_EXIT_CALLS:-200000}
+# It shows only where a dispatch can run preemptible: a preemptible kernel, in full or lazy
+# mode if the mode is chosen at boot (the test kernels are PREEMPT). "Never reschedules" is
+# the other half, which ftramp_preempt_callback.sh checks (a due reschedule is taken).
+if [ -r /sys/kernel/debug/sched/preempt ]; then
+  grep -qE '\((full|lazy)\)' /sys/kernel/debug/sched/preempt ||
+    fail "needs preemption full or lazy: $(cat /sys/kernel/debug/sched/preempt)"
+else
+  uname -v | grep -qE '(^| )PREEMPT( |_)' || fail "needs a preemptible kernel: $(uname -v)"
+fi
 load_all || fail "loading the modules failed"
 trap 'echo "psn off" > "$TARGET_DIR/run" 2>/dev/null; unload_all' EXIT
 echo "psn on" > "$TARGET_DIR/run" || fail "cannot put a kprobe on preempt_schedule_notrace"

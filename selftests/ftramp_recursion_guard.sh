@@ -3,7 +3,8 @@
 # The recursion guard of ops that do not guard themselves (and of the list iterators)
 # follows ftrace's rule (trace_test_and_set_recursion at TRACE_LIST_START): ftramp_test_ops
 # "guard N" registers its own guarded ops on ftramp_target_a, _b and _c, whose callback
-# calls b from a's call and c from b's, and makes N calls of a in task context. The
+# calls b from a's call and c from b's, and makes N calls of a in task context; "guard N
+# list" adds a second ops on a, so the list iterator takes the first bit. The
 # callback must run for every a and every b (the one transition entry) and for no c (the
 # context's bit and the transition bit held); the targets count all 3N calls; stats'
 # guard_skips grows by N. The other half of the rule, that an interrupt's callbacks still
@@ -22,16 +23,23 @@ N=${GUARD_CALLS:-20000}
 load_all || fail "loading the modules failed"
 trap unload_all EXIT
 
-echo 1 > "$TARGET_DIR/reset"
-g0=$(stat_field guard_skips)
-if ! ctl guard "$N"; then
-  fail "guard $N: the callback did not follow ftrace's rule ($(dmesg | grep 'guard: ' | tail -1))"
-fi
-g1=$(stat_field guard_skips)
-for f in a b c; do
-  [ "$(target_count $f)" = "$N" ] || fail "ftramp_target_$f counted $(target_count $f) calls, want $N"
-done
-[ $((g1 - g0)) -ge "$N" ] || fail "guard_skips grew by $((g1 - g0)), want at least $N"
-diag "$N calls of a: the guarded callback ran for each a and b, refused each c ($((g1 - g0)) guard skips)"
+# guard_check MODE: "" (every site one ops: the assist wrapper's guard) or "list" (a second
+# ops on a: the list iterator's guard takes the first bit).
+guard_check() {
+  local g0 g1 f
+  echo 1 > "$TARGET_DIR/reset"
+  g0=$(stat_field guard_skips)
+  if ! ctl guard "$N" $1; then
+    fail "guard $N $1: the callback did not follow ftrace's rule ($(dmesg | grep 'guard.*: the callback' | tail -1))"
+  fi
+  g1=$(stat_field guard_skips)
+  for f in a b c; do
+    [ "$(target_count $f)" = "$N" ] || fail "guard $1: ftramp_target_$f counted $(target_count $f) calls, want $N"
+  done
+  [ $((g1 - g0)) -ge "$N" ] || fail "guard $1: guard_skips grew by $((g1 - g0)), want at least $N"
+  diag "${1:-one ops per site}: $N calls of a, the guarded callback ran for each a and b, refused each c ($((g1 - g0)) guard skips)"
+}
+guard_check ""
+guard_check list
 assert_detached ftramp_target_a ftramp_target_b ftramp_target_c
 exit $KSFT_PASS

@@ -1011,6 +1011,8 @@ out:
  * held: the one transition entry) but never for the c that b's callback calls (bit and
  * transition held: refused), as trace_test_and_set_recursion() rules. pr_err and -EPROTO
  * when not; the targets count every call themselves (ftramp_recursion_guard.sh checks).
+ * "guard N list": a second ops on a puts a's site in list mode, so the list iterator's
+ * guard takes the first bit (b and c stay one-ops sites, through the assist wrapper).
  */
 static atomic_long_t guard_seen[3];
 static DEFINE_PER_CPU(int, guard_depth);
@@ -1029,9 +1031,15 @@ static void guard_cb(unsigned long ip, unsigned long parent_ip,
 	this_cpu_dec(guard_depth);
 }
 
-static int guard_run(unsigned long n)
+static void guard_extra_cb(unsigned long ip, unsigned long parent_ip,
+			   struct ftramp_ops *ops, struct ftramp_regs *regs)
+{
+}
+
+static int guard_run(unsigned long n, bool list)
 {
 	static struct ftramp_ops ops = { .func = guard_cb };
+	static struct ftramp_ops extra = { .func = guard_extra_cb };
 	unsigned long i;
 	long seen[3];
 	int ret, k;
@@ -1041,7 +1049,13 @@ static int guard_run(unsigned long n)
 	ret = ftramp_set_filter(&ops, "ftramp_target_a ftramp_target_b ftramp_target_c", 1);
 	if (!ret)
 		ret = ftramp_register_ops(&ops);
+	if (!ret && list) {
+		ret = ftramp_set_filter(&extra, "ftramp_target_a", 1);
+		if (!ret)
+			ret = ftramp_register_ops(&extra);
+	}
 	if (ret) {
+		ftramp_unregister_ops(&extra);
 		ftramp_unregister_ops(&ops);
 		return ret;
 	}
@@ -1054,11 +1068,13 @@ static int guard_run(unsigned long n)
 			cond_resched();
 	}
 	ret = ftramp_unregister_ops(&ops);
+	if (list && !ret)
+		ret = ftramp_unregister_ops(&extra);
 	for (k = 0; k < ARRAY_SIZE(guard_seen); k++)
 		seen[k] = atomic_long_read(&guard_seen[k]);
 	if (seen[0] != n || seen[1] != n || seen[2] != 0) {
-		pr_err("guard: the callback ran for a %ld, b %ld, c %ld times in %lu calls; want %lu, %lu, 0\n",
-		       seen[0], seen[1], seen[2], n, n, n);
+		pr_err("guard%s: the callback ran for a %ld, b %ld, c %ld times in %lu calls; want %lu, %lu, 0\n",
+		       list ? " (a in list mode)" : "", seen[0], seen[1], seen[2], n, n, n);
 		return -EPROTO;
 	}
 	return ret;
@@ -1205,8 +1221,10 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 	} else if (!strcmp(cmd, "misuse")) {
 		ret = misuse();
 	} else if (!strcmp(cmd, "guard")) {
-		if (sscanf(buf + n, "%lu", &a) == 1)
-			ret = guard_run(a);
+		char mode[8] = "";
+
+		if (sscanf(buf + n, "%lu %7s", &a, mode) >= 1 && (!*mode || !strcmp(mode, "list")))
+			ret = guard_run(a, !strcmp(mode, "list"));
 	} else if (!strcmp(cmd, "fprobe")) {
 		ret = fprobe_ctl(buf + n);
 	} else if (sscanf(buf + n, "%d", &kr) == 1 && kr >= NR_OPS && kr < NR_OPS + NR_ROPS) {

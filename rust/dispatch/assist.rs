@@ -18,7 +18,8 @@ pub(crate) unsafe extern "C" fn ops_assist(
     ops: *mut sys::ftramp_ops,
     regs: *mut sys::ftramp_regs,
 ) {
-    // SAFETY: reached from a trampoline's dispatch, which disabled preemption.
+    // SAFETY: ftramp's dispatch code runs only after module init (`guard::init()`); the
+    // guard is kept to the end of the function.
     let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
     };

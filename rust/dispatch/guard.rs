@@ -14,7 +14,7 @@
 
 use core::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 
-use kernel::ffi;
+use kernel::{ffi, prelude::*};
 
 use super::recursion::{self, Layout};
 use crate::{arch::this_cpu, sys};
@@ -23,11 +23,17 @@ use crate::{arch::this_cpu, sys};
 /// of the task differs from the kernel's on 7.3 (by 48 bytes before this field).
 static TRACE_RECURSION: AtomicUsize = AtomicUsize::new(0);
 
-/// Takes the field's offset; called by module init before anything can dispatch.
-pub(crate) fn init() {
+/// Takes the field's offset and the per-CPU addresses the guard reads; called by module init
+/// before anything can dispatch.
+pub(crate) fn init() -> Result {
+    this_cpu::init()?;
     // SAFETY: no preconditions.
     let off = unsafe { sys::ftramp_trace_recursion_offset() };
+    if off == 0 {
+        return Err(EINVAL);
+    }
     TRACE_RECURSION.store(off, Ordering::Relaxed);
+    Ok(())
 }
 
 /// This kernel's preemption count layout (bindgen's copy of the kernel's macros).
@@ -41,9 +47,10 @@ const LAYOUT: Layout = Layout {
 ///
 /// # Invariants
 ///
-/// `word` is the `trace_recursion` of the task that took the guard, which runs non-preemptible
-/// until the guard drops (so the task, and its `current`, stay), and bit `bit` of it was set
-/// by this guard.
+/// `word` is the `trace_recursion` of the task that took the guard, and bit `bit` of it was set
+/// by this guard. The guard is dropped by that task in the context that took it: it lives in
+/// one dispatch function's frame and is not `Send` (a raw pointer), so the task is alive and
+/// still owns the word (preempted or not, a task is its own `current`).
 pub(crate) struct Guard {
     word: *mut ffi::c_ulong,
     bit: u32,
@@ -56,15 +63,17 @@ impl Guard {
     ///
     /// # Safety
     ///
-    /// Called with preemption disabled (from a trampoline's dispatch), which lasts until the
-    /// guard drops.
+    /// [`init()`] succeeded (module init runs it before anything can dispatch), and the guard
+    /// is kept in the caller's frame (bound to a name: `let Some(_guard) = ...`, not `_`).
     #[inline(always)]
     pub(crate) unsafe fn enter(ip: ffi::c_ulong, parent_ip: ffi::c_ulong) -> Option<Self> {
-        let task = this_cpu::current_task();
+        // SAFETY: `init()` succeeded (function safety requirement).
+        let task = unsafe { this_cpu::current_task() };
         // SAFETY: `task` is the running task, alive while it runs, and `TRACE_RECURSION` the
-        // offset of its `trace_recursion` (set by `init()` before any dispatch); only the task
-        // itself changes that word (include/linux/trace_recursion.h), and an interrupt that
-        // does restores it before returning.
+        // offset of its `trace_recursion` from C's `offsetof` (set by `init()`), inside the
+        // task_struct; only the task itself changes that word
+        // (include/linux/trace_recursion.h), and an interrupt that does restores it before
+        // returning.
         let word = unsafe {
             task.cast::<u8>()
                 .add(TRACE_RECURSION.load(Ordering::Relaxed))
@@ -72,7 +81,9 @@ impl Guard {
         };
         // SAFETY: as above.
         let val = unsafe { word.read_volatile() };
-        let Some(bit) = recursion::claim(val as u64, this_cpu::preempt_count_low(), LAYOUT) else {
+        // SAFETY: `init()` succeeded (function safety requirement).
+        let pc = unsafe { this_cpu::preempt_count_low() };
+        let Some(bit) = recursion::claim(val as u64, pc, LAYOUT) else {
             super::GUARD_SKIPS.fetch_add(1, Ordering::Relaxed);
             // SAFETY: no preconditions.
             unsafe { sys::ftramp_recursion_refused(ip, parent_ip) };
@@ -83,8 +94,8 @@ impl Guard {
         // What the callback does comes after the bit is set (a compiler barrier, as the
         // kernel's: the bit is only ever read by this task).
         compiler_fence(Ordering::SeqCst);
-        // INVARIANT: the running task's word, bit set here; preemption stays disabled (the
-        // function's safety requirement).
+        // INVARIANT: the running task's word, bit set here; the caller keeps the guard in its
+        // frame (function safety requirement).
         Some(Self { word, bit })
     }
 }

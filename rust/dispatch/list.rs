@@ -143,7 +143,8 @@ pub(crate) unsafe extern "C" fn list_iter(
     site: *const SiteHot,
     regs: *mut sys::ftramp_regs,
 ) {
-    // SAFETY: called by a trampoline's dispatch, which disabled preemption.
+    // SAFETY: ftramp's dispatch code runs only after module init (`guard::init()`); the
+    // guard is kept to the end of the function.
     let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
     };

@@ -230,7 +230,8 @@ pub(crate) unsafe extern "C" fn ret_entry(
     regs: *mut sys::ftramp_regs,
     id: u64,
 ) {
-    // SAFETY: reached from a return trampoline's dispatch, which disabled preemption.
+    // SAFETY: ftramp's dispatch code runs only after module init (`guard::init()`); the
+    // guard is kept to the end of the function (or of the match arm).
     let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
     };
@@ -267,7 +268,8 @@ pub(crate) unsafe extern "C" fn list_iter_ret(
     site: *const SiteHot,
     regs: *mut sys::ftramp_regs,
 ) {
-    // SAFETY: called by a return trampoline's dispatch, which disabled preemption.
+    // SAFETY: ftramp's dispatch code runs only after module init (`guard::init()`); the
+    // guard is kept to the end of the function (or of the match arm).
     let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
     };
@@ -360,7 +362,8 @@ pub(crate) unsafe extern "C" fn ret_iter(
     if unsafe { record_of_ret(ret) }.nr == 0 {
         return;
     }
-    // SAFETY: called by a return trampoline's dispatch, which disabled preemption.
+    // SAFETY: ftramp's dispatch code runs only after module init (`guard::init()`); the
+    // guard is kept to the end of the function (or of the match arm).
     match unsafe { Guard::enter(ip, parent_ip) } {
         // SAFETY: function safety requirement.
         Some(_guard) => unsafe { deliver(ip, parent_ip, ret, 0, false) },
@@ -388,7 +391,8 @@ pub(crate) unsafe extern "C" fn ret_one(
     if unsafe { record_of_ret(ret) }.nr == 0 {
         return;
     }
-    // SAFETY: called by a return dispatch, which disabled preemption.
+    // SAFETY: ftramp's dispatch code runs only after module init (`guard::init()`); the
+    // guard is kept to the end of the function (or of the match arm).
     let Some(_guard) = (unsafe { Guard::enter(ip, parent_ip) }) else {
         return;
     };

@@ -127,7 +127,7 @@ bool ftramp_regs_user_mode(struct pt_regs *regs);
 void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func);
 /* What the int3 interrupted: 0 task, 1 softirq, 2 hardirq, 3 NMI. */
 int ftramp_interrupted_context(void);
-/* %gs-relative address of this CPU's preemption counter (generated code's incl/decl). */
+/* %gs-relative address of this CPU's preemption counter (generated code's inc/dec). */
 unsigned long ftramp_preempt_count_addr(void);
 /* Whether the kernel's preempt_count RMWs are 64-bit (decq): see encode::Width. */
 bool ftramp_preempt_count_wide(void);

@@ -8,13 +8,16 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use kernel::prelude::*;
+
 use crate::sys;
 
 static CURRENT_TASK: AtomicUsize = AtomicUsize::new(0);
 static PREEMPT_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 /// Takes the variables' addresses; called by module init before anything can dispatch.
-pub(crate) fn init() {
+/// `EINVAL` if C gives no address (the readers below would read `%gs:0`).
+pub(crate) fn init() -> Result {
     // SAFETY: no preconditions.
     let (task, pc) = unsafe {
         (
@@ -22,17 +25,25 @@ pub(crate) fn init() {
             sys::ftramp_preempt_count_addr(),
         )
     };
+    if task == 0 || pc == 0 {
+        return Err(EINVAL);
+    }
     CURRENT_TASK.store(task, Ordering::Relaxed);
     PREEMPT_COUNT.store(pc, Ordering::Relaxed);
+    Ok(())
 }
 
 /// The `%gs`-relative load of the 64-bit per-CPU variable at `var`.
+///
+/// # Safety
+///
+/// `var` is the `%gs`-relative address of a live per-CPU variable of at least 8 bytes.
 #[inline(always)]
-fn read_u64(var: usize) -> u64 {
+unsafe fn read_u64(var: usize) -> u64 {
     let v: u64;
-    // SAFETY: `%gs` is this CPU's per-CPU base in the kernel, and `var` is one of the two
-    // addresses taken by `init()` (which runs before any caller), so the load reads this
-    // CPU's copy of a live per-CPU variable. It writes nothing and touches no stack or flags.
+    // SAFETY: `%gs` is this CPU's per-CPU base in the kernel and `var` a per-CPU variable
+    // (function safety requirement): the load reads this CPU's copy. It writes nothing and
+    // touches no stack or flags.
     unsafe {
         core::arch::asm!(
             "mov {v}, qword ptr gs:[{a}]",
@@ -45,8 +56,12 @@ fn read_u64(var: usize) -> u64 {
 }
 
 /// The `%gs`-relative load of the 32-bit per-CPU variable at `var`.
+///
+/// # Safety
+///
+/// As [`read_u64`], with at least 4 bytes.
 #[inline(always)]
-fn read_u32(var: usize) -> u32 {
+unsafe fn read_u32(var: usize) -> u32 {
     let v: u32;
     // SAFETY: as in `read_u64`.
     unsafe {
@@ -61,15 +76,25 @@ fn read_u32(var: usize) -> u32 {
 }
 
 /// The task running on this CPU (`current`).
+///
+/// # Safety
+///
+/// [`init()`] succeeded.
 #[inline(always)]
-pub(crate) fn current_task() -> *mut sys::task_struct {
-    read_u64(CURRENT_TASK.load(Ordering::Relaxed)) as *mut sys::task_struct
+pub(crate) unsafe fn current_task() -> *mut sys::task_struct {
+    // SAFETY: `init()` stored `current_task`'s address (function safety requirement).
+    unsafe { read_u64(CURRENT_TASK.load(Ordering::Relaxed)) as *mut sys::task_struct }
 }
 
 /// The low 32 bits of this CPU's preemption count: every nesting field (preemption, softirq,
 /// hardirq, NMI). Little-endian, so the same load serves 6.12's 32-bit count and 7.x's 64-bit
 /// one; the need-resched bit (31 or 63) is no nesting level and is not looked at.
+///
+/// # Safety
+///
+/// [`init()`] succeeded.
 #[inline(always)]
-pub(crate) fn preempt_count_low() -> u32 {
-    read_u32(PREEMPT_COUNT.load(Ordering::Relaxed))
+pub(crate) unsafe fn preempt_count_low() -> u32 {
+    // SAFETY: `init()` stored the preemption count's address (function safety requirement).
+    unsafe { read_u32(PREEMPT_COUNT.load(Ordering::Relaxed)) }
 }

@@ -11,7 +11,8 @@
 //! `(ip, parent_ip, site, regs)` and makes one patchable 5-byte `call`: the dispatch site.
 //!
 //! The dispatch runs with preemption disabled (an inline `inc`/`dec` of the per-CPU
-//! preemption counter, of the kernel's width (`encode::Width`), and `preempt_schedule_notrace_thunk` when the count drops to zero, as
+//! preemption counter, of the kernel's width (`encode::Width`), and
+//! `preempt_schedule_notrace_thunk` when the count drops to zero, as
 //! `preempt_enable_notrace()` does): every callback runs non-preemptible, whether the site
 //! calls its stub directly or the list iterator, so callbacks may not sleep (ftrace's rule) and
 //! one wait covers them in both modes. A sleeping callback gets the kernel's "scheduling while
@@ -199,7 +200,7 @@ impl Template {
         } else {
             0
         };
-        // Generated: mode [depth] prologue incl [depth] call decl jnz [depth] call-sched
+        // Generated: mode [depth] prologue inc [depth] call dec jnz [depth] call-sched
         // epilogue ret
         let call = MODE_LEN + d + t_pinc + encode::PERCPU_RMW_LEN + d;
         let epilogue = t_ret - (t_sched + encode::REL32_INSN_LEN);
