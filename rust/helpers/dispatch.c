@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What the recursion guard (rust/dispatch/guard.rs) needs from C: the per-CPU address of
- * `current`, ftrace's recursion recorder for a refused entry, and a build-time check that
- * the bit numbers rust/dispatch/recursion.rs copies from include/linux/trace_recursion.h are
- * the kernel's (the preemption count's layout comes from the kernel: helpers.h).
+ * What the recursion guard (rust/dispatch/guard.rs) needs from C besides the per-CPU
+ * addresses in text.c: trace_recursion's offset, ftrace's recursion recorder for a refused
+ * entry, and a build-time check that the bit numbers rust/dispatch/recursion.rs copies from
+ * include/linux/trace_recursion.h are the kernel's (the preemption count's layout comes
+ * from the kernel: helpers.h).
  */
 #include <linux/build_bug.h>
 #include <linux/ftrace.h>
@@ -11,8 +12,6 @@
 #include <linux/sched.h>
 #include <linux/stddef.h>
 #include <linux/trace_recursion.h>
-#include <linux/version.h>
-#include <asm/current.h>
 
 #include "helpers.h"
 
@@ -20,16 +19,6 @@ static_assert(TRACE_LIST_START == 5, "dispatch/recursion.rs: LIST_START");
 static_assert(TRACE_CTX_NORMAL == 3 && TRACE_CTX_TRANSITION == 4,
 	      "dispatch/recursion.rs: CTX_NORMAL, CTX_TRANSITION");
 static_assert(NMI_MASK <= 0xffffffffUL, "dispatch/guard.rs reads the count's low 32 bits");
-
-unsigned long ftramp_current_task_addr(void)
-{
-	/* What `%gs:` is added to, as for the preemption count (text.c). */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
-	return (unsigned long)&current_task;
-#else
-	return (unsigned long)&pcpu_hot.current_task;
-#endif
-}
 
 unsigned long ftramp_trace_recursion_offset(void)
 {

@@ -129,6 +129,8 @@ void ftramp_int3_emulate_call(struct pt_regs *regs, unsigned long func);
 int ftramp_interrupted_context(void);
 /* %gs-relative address of this CPU's preemption counter (generated code's inc/dec). */
 unsigned long ftramp_preempt_count_addr(void);
+/* %gs-relative address of this CPU's `current` (the recursion guard's inline read). */
+unsigned long ftramp_current_task_addr(void);
 /* Whether the kernel's preempt_count RMWs are 64-bit (decq): see encode::Width. */
 bool ftramp_preempt_count_wide(void);
 /* What preempt_enable_notrace() calls (the static call's trampoline with PREEMPT_DYNAMIC,
@@ -152,8 +154,6 @@ enum ftramp_preempt_layout {
 	FTRAMP_HARDIRQ_MASK = HARDIRQ_MASK,
 	FTRAMP_NMI_MASK = NMI_MASK,
 };
-/* %gs-relative address of this CPU's `current`. */
-unsigned long ftramp_current_task_addr(void);
 /* offsetof(struct task_struct, trace_recursion), as the kernel's compiler lays it out. */
 unsigned long ftramp_trace_recursion_offset(void);
 /* A refused entry: ftrace's recursion record (CONFIG_FTRACE_RECORD_RECURSION). */

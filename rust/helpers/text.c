@@ -5,6 +5,7 @@
 #include <linux/preempt.h>
 #include <linux/static_call.h>
 #include <asm/cpufeature.h>
+#include <asm/current.h>
 #include <asm/nospec-branch.h>
 #include <asm/text-patching.h>
 
@@ -39,14 +40,24 @@ int ftramp_interrupted_context(void)
 	return 0;
 }
 
+/*
+ * What `%gs:` is added to for a per-CPU variable: a field of pcpu_hot at a zero-based
+ * per-CPU offset before 6.15, a per-CPU symbol from then on.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+#define FTRAMP_PCPU_ADDR(hot_field, var) ((unsigned long)&(var))
+#else
+#define FTRAMP_PCPU_ADDR(hot_field, var) ((unsigned long)&pcpu_hot.hot_field)
+#endif
+
 unsigned long ftramp_preempt_count_addr(void)
 {
-	/* What `%gs:` is added to: a zero-based per-CPU offset or a per-CPU symbol. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
-	return (unsigned long)&__preempt_count;
-#else
-	return (unsigned long)&pcpu_hot.preempt_count;
-#endif
+	return FTRAMP_PCPU_ADDR(preempt_count, __preempt_count);
+}
+
+unsigned long ftramp_current_task_addr(void)
+{
+	return FTRAMP_PCPU_ADDR(current_task, current_task);
 }
 
 bool ftramp_preempt_count_wide(void)
