@@ -73,7 +73,7 @@ percall() { # TRACEE KIND NOPS
 say "tracee ftramp_bench_tracee"
 percall bench none 0
 for n in 1 2 4 8; do percall bench ftramp $n; percall bench ftrace $n; done
-percall bench ftramp_assist 1
+for n in 1 2 8; do percall bench ftramp_assist $n; done
 percall bench ftrace_assist 1
 percall bench kprobe 1
 percall bench fprobe 1
@@ -88,6 +88,40 @@ percall bench ftramp_ret_noentry 1
 percall bench ftramp_ret_skip 1
 percall bench kretprobe 1
 percall bench fprobe_exit 1
+# BPF's trampoline: N empty fentry (entry) or fexit (entry+return) programs on the
+# tracee, attached by selftests/bench/ftramp_bpf (built on the host by bench.sh) and
+# held while the module times the unhooked loop ("none"). Afterwards, with BPF's run
+# statistics on, a short loop proves each program ran (ftramp_bpf prints run_cnt when
+# it detaches); the timed loop ran with the statistics off, as BPF ships.
+BPF=$top/selftests/bench/ftramp_bpf
+bpf_percall() { # fentry|fexit N
+  local cur=$out/bpf-$mode.cur pid i res ok=0
+  "$BPF" "$1" ftramp_bench_tracee "$2" > "$cur" 2>&1 &
+  pid=$!
+  for ((i = 0; i < 300; i++)); do
+    grep -q '^attached' "$cur" && { ok=1; break; }
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ $ok = 1 ] && echo "percall bench none 0 $CALLS $REPS" > $C; then
+    res=$(cat $C)
+    row percall bench "bpf_$1" "$2" "$CALLS" "${res%%;*}"
+    echo "bpf $1 $2: $(grep ftramp_bench_tracee $TRACEFS/enabled_functions)" >> "$ev"
+    echo 1 > /proc/sys/kernel/bpf_stats_enabled
+    echo "percall bench none 0 1000 1" > $C
+    echo 0 > /proc/sys/kernel/bpf_stats_enabled
+  else
+    say "bpf $1 $2: failed: $(tail -3 "$cur")"; row percall bench "bpf_$1" "$2" "$CALLS" failed
+  fi
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null
+  sed "s/^/bpf $1 $2: /" "$cur" >> "$ev"
+}
+if [ -x "$BPF" ]; then
+  say "BPF trampoline: fentry and fexit programs"
+  for n in 1 2 8; do bpf_percall fentry $n; bpf_percall fexit $n; done
+else
+  say "no $BPF: BPF rows skipped"
+fi
 # The kernel's function_graph tracer on the tracee with a 1 s tracing_thresh: its entry
 # asks for every return and neither writes the ring buffer (the calls are far shorter),
 # so it is fgraph's entry+return with the tracer's bookkeeping and two clock reads.

@@ -28,9 +28,20 @@ kernel_pkg_version() { dpkg-query -W -f='${Version}' "$(kernel_pkg)" 2>/dev/null
 
 # The configuration fragment of the selected kernel and flavour, on stdout: the common
 # lines, the version's own lines (Kconfig names that differ), the flavour's extras.
+# Flavours: default (the test kernel), debug (plus KASAN, kmemleak, UBSAN), bench (the
+# production-like kernel of `make bench`: the common lines without their debugging
+# section, i.e. no lockdep, plus config.bench, which asserts that).
 kernel_fragment() {
-  cat "$FTRAMP_TOP/selftests/config" "$FTRAMP_TOP/selftests/config-$FTRAMP_KERNEL"
-  [ "$FTRAMP_FLAVOUR" = debug ] && cat "$FTRAMP_TOP/selftests/config.debug"
+  if [ "$FTRAMP_FLAVOUR" = bench ]; then
+    awk '/^# --- /{ skip = /^# --- debugging/ } !skip' "$FTRAMP_TOP/selftests/config"
+  else
+    cat "$FTRAMP_TOP/selftests/config"
+  fi
+  cat "$FTRAMP_TOP/selftests/config-$FTRAMP_KERNEL"
+  case $FTRAMP_FLAVOUR in
+    debug) cat "$FTRAMP_TOP/selftests/config.debug" ;;
+    bench) cat "$FTRAMP_TOP/selftests/config.bench" ;;
+  esac
   return 0
 }
 

@@ -37,6 +37,7 @@ declare -A want=(
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
   [python3-matplotlib]=/usr/lib/python3/dist-packages/matplotlib
   [trace-cmd]=/usr/bin/trace-cmd
+  [libbpf-dev]=/usr/include/bpf/libbpf.h
 )
 
 missing=()

@@ -37,7 +37,7 @@ for a in "0 ftramp_target_a" "4 ftramp_target_a" "1 ftramp_target_b"; do
   set -- $a
   ctl filter "$1" "$2" && ctl register "$1" || fail "attach ops $1 to $2"
 done
-site_line ftramp_target_a | grep -q "ops=2 mode=list" || fail "a: $(site_line ftramp_target_a)"
+site_line ftramp_target_a | grep -Eq "ops=2 mode=(fused|list)" || fail "a: $(site_line ftramp_target_a)"
 site_line ftramp_target_b | grep -q "ops=1 mode=direct" || fail "b: $(site_line ftramp_target_b)"
 kernel_direct | grep -q '^ftramp_target_a ' || fail "the kernel has no direct call on ftramp_target_a"
 kernel_direct | grep -q '^ftramp_target_b ' || fail "the kernel has no direct call on ftramp_target_b"

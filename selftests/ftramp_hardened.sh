@@ -5,8 +5,9 @@
 # (a) Every unexported kernel function ftramp uses is reached by a direct branch: the
 #     load-time self-check decoded all of them ("direct_branches: N/N checked", one per
 #     "symbol:" line), so nothing is called through a pointer that IBT or kCFI could stop.
-# (b) With one hook (direct) and two (list) on ftramp_target_a while callers run, the
-#     trampoline's bytes are what the kernel's own generated code would be:
+# (b) With one hook (direct) and two (fused) on ftramp_target_a while callers run, the
+#     trampoline's bytes, and the fused stub's, are what the kernel's own generated code
+#     would be:
 #     - its return is `jmp <x86_return_thunk>` (the thunk chosen at boot, as status
 #       reports it, with cpu_wants_rethunk_at()'s ITS rule) or `ret; int3`, and never the
 #       boot-time placeholder __x86_return_thunk (which warns "Unpatched return thunk"
@@ -139,7 +140,70 @@ EOF
 echo "ftramp_target_a count" >> "$FTRAMP_DIR/hooks" || fail "hook"
 check_tramp direct
 echo "ftramp_target_a stacktrace:1" >> "$FTRAMP_DIR/hooks" || fail "second hook"
-check_tramp list
+check_tramp fused
+
+# The fused stub the dispatch call reaches with two hooks: the same rules for its calls
+# (each accounted right before it) and its return.
+tpeek() { echo "$1 $2" > "$TEST_DIR/peek" && cat "$TEST_DIR/peek"; }
+check_fused() {
+  local tramp disp stub code
+  tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
+  site_line ftramp_target_a | grep -q "mode=fused" || fail "two hooks, but not fused: $(site_line ftramp_target_a)"
+  disp=$(tpeek "$(printf '%x' $(( 0x$tramp + call )))" 5) || fail "peek at the dispatch call"
+  stub=$(python3 -c "import sys; b = bytes.fromhex(sys.argv[1]); a = int(sys.argv[2], 16)
+print('%x' % ((a + 5 + int.from_bytes(b[1:5], 'little', signed=True)) & (2**64 - 1)))" "$disp" "$(printf '%x' $(( 0x$tramp + call )))")
+  code=$(tpeek "$stub" 256) || fail "peek at the fused stub $stub"
+  python3 - "$stub" "$code" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
+import sys
+at, hexb, depth, thunk, placeholder, its, depth_var = sys.argv[1:]
+at, b, thunk, depth_var = int(at, 16), bytes.fromhex(hexb), int(thunk, 16), int(depth_var, 16)
+placeholder = int(placeholder, 16) if placeholder else -1
+its = int(its, 16) if its else -1
+def fail(msg):
+    print(f"# FAIL: fused stub at {at:x}: {msg}; bytes {hexb}")
+    sys.exit(1)
+if b[:7] != bytes.fromhex("554889e5575651"):
+    fail("no prologue (push rbp; mov rsp,rbp; push rdi, rsi, rcx)")
+off, calls, last = 7, 0, None
+while b[off] != 0xc9:
+    if b[off:off + 2] == b"\x48\x8b":
+        off += 12
+    elif b[off:off + 2] == b"\x48\xba":
+        off += 10
+    elif b[off] == 0x65:
+        var = (int.from_bytes(b[off + 5:off + 9], "little", signed=True) & (2**64 - 1)
+               if b[off + 3] == 0x3c else
+               (at + off + 9 + int.from_bytes(b[off + 4:off + 8], "little", signed=True)) & (2**64 - 1))
+        if var != depth_var:
+            fail(f"call depth accounting at +{off} updates {var:x}, the kernel's is {depth_var:x}")
+        last = off + 10
+        off += 10
+    elif b[off] == 0xe8:
+        if (depth == "yes") != (last == off):
+            fail(f"call at +{off}: accounted right before it: {last == off}, call depth tracking: {depth}")
+        calls += 1
+        off += 5
+    else:
+        fail(f"unexpected byte {b[off]:02x} at +{off}")
+r = off + 1
+if b[r] == 0xe9:
+    d = (at + r + 5 + int.from_bytes(b[r + 1:r + 5], "little", signed=True)) & (2**64 - 1)
+    if d == placeholder or d != thunk:
+        fail(f"returns through {d:x}, the kernel's return thunk is {thunk:x}")
+    if thunk == its and (at + r) & 0x20:
+        fail("jmp to its_return_thunk from the upper half of a cache line (cpu_wants_rethunk_at says ret)")
+elif b[r:r + 2] == b"\xc3\xcc":
+    if thunk and not (thunk == its and (at + r) & 0x20):
+        fail(f"plain ret, but the kernel returns through {thunk:x}")
+else:
+    fail(f"no return after leave at +{off}")
+if calls != 2:
+    fail(f"{calls} calls, want 2")
+print(f"# fused stub {at:x}: 2 calls{', each accounted' if depth == 'yes' else ''}, return "
+      f"{'jmp %x' % thunk if b[r] == 0xe9 else 'ret; int3'}")
+EOF
+}
+check_fused
 
 # The return trampoline (a `ret` hook): both halves, and the entry trampoline's mode site
 # jumping to it.

@@ -3,7 +3,8 @@
 # The no-drop proof. Callers on every vCPU from kthreads (task), timers (softirq),
 # hrtimers (hardirq) and NMIs (sent through the local APIC by the next CPU) hammer
 # ftramp_target_a; ops 0 is attached for the whole run and ops 1 is attached and
-# detached continuously, so the site flips direct <-> list. Per CPU and per context,
+# detached continuously, so the site flips direct <-> fused (a stub calling both;
+# ftramp_stress_variants.sh runs the list iterator's transitions). Per CPU and per context,
 # ops 0 must count exactly the target's own count, ops 1 at most that, nobody twice for
 # one call, and the int3 window must really be hit in each of the four contexts (the
 # stale-trap fallback is counted apart: "int3_stale").
@@ -15,6 +16,6 @@ CALLS=${STRESS_CALLS:-10000000}
 load_all || fail "loading the modules failed"
 trap unload_all EXIT
 diag "$(nproc) CPUs online"
-run_stress "direct<->list" "$SWITCHES" $((1 | 2 | 4 | 16)) "$CALLS"
+run_stress "direct<->fused" "$SWITCHES" $((1 | 2 | 4 | 16)) "$CALLS"
 diag "NMIs: sent $(target_count nmi_sent), handled $(target_count nmi_handled), lost $(target_count nmi_lost)"
 exit $KSFT_PASS

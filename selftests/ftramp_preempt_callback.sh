@@ -3,8 +3,8 @@
 # Callbacks never run preemptible, and tasks preempted inside a trampoline survive
 # unregister and module reload.
 #
-# (a) With one ops (direct: the trampoline calls its stub) and with two (list: the
-#     iterator), recursion-safe ops (0-3, called straight from the trampoline) and
+# (a) With one ops (direct: the trampoline calls its stub) and with two (fused: a stub
+#     of direct calls; list: the iterator, with fused_max=0), recursion-safe ops (0-3, called straight from the trampoline) and
 #     guarded ones (4-7), kthread callers on every CPU: every call is counted, and
 #     no callback ever finds itself preemptible().
 # (b) CYCLES times, while kthread callers on every CPU call ftramp_target_a: load
@@ -77,7 +77,7 @@ done
 check_case() { # name ops...
   local name=$1 k calls pre res; shift
   for k in "$@"; do ctl filter "$k" ftramp_target_a && ctl register "$k" || fail "$name: attach ops $k"; done
-  local mode=direct; [ $# -gt 1 ] && mode=list
+  local mode=direct; [ $# -gt 1 ] && mode=$MULTI
   site_line ftramp_target_a | grep -q "ops=$# mode=$mode" || fail "$name: site is '$(site_line ftramp_target_a)'"
   ctl zero; echo 1 > "$TARGET_DIR/reset"
   echo "a kthread $N" > "$TARGET_DIR/run" || fail "$name: run failed"
@@ -92,9 +92,14 @@ check_case() { # name ops...
 if [[ $PARTS == *a* ]]; then
   check_case "direct, recursion-safe" 0
   check_case "direct, guarded" 4
-  check_case "list, recursion-safe" 1 2
-  check_case "list, guarded" 5 6
-  check_case "list, mixed" 3 7
+  # Several ops: through a fused stub (the default), then through the list iterator.
+  for MULTI in fused list; do
+    [ $MULTI = list ] && set_knob fused_max 0
+    check_case "$MULTI, recursion-safe" 1 2
+    check_case "$MULTI, guarded" 5 6
+    check_case "$MULTI, mixed" 3 7
+  done
+  set_knob fused_max 16
   [ "$(poisoned)" = 0 ] || fail "poisoned ops called: $(poisoned)"
 fi
 [[ $PARTS == *b* ]] || exit $KSFT_PASS

@@ -4,7 +4,8 @@
 # follows ftrace's rule (trace_test_and_set_recursion at TRACE_LIST_START): ftramp_test_ops
 # "guard N" registers its own guarded ops on ftramp_target_a, _b and _c, whose callback
 # calls b from a's call and c from b's, and makes N calls of a in task context; "guard N
-# list" adds a second ops on a, so the list iterator takes the first bit. The
+# list" adds a second ops on a: a fused stub calls both (the default), or, with
+# fused_max=0, the list iterator, which takes the first bit. The
 # callback must run for every a and every b (the one transition entry) and for no c (the
 # context's bit and the transition bit held); the targets count all 3N calls; stats'
 # guard_skips grows by N. The other half of the rule, that an interrupt's callbacks still
@@ -24,7 +25,7 @@ load_all || fail "loading the modules failed"
 trap unload_all EXIT
 
 # guard_check MODE: "" (every site one ops: the assist wrapper's guard) or "list" (a second
-# ops on a: the list iterator's guard takes the first bit).
+# ops on a: a fused stub or the list iterator, as fused_max says).
 guard_check() {
   local g0 g1 f
   echo 1 > "$TARGET_DIR/reset"
@@ -37,9 +38,14 @@ guard_check() {
     [ "$(target_count $f)" = "$N" ] || fail "guard $1: ftramp_target_$f counted $(target_count $f) calls, want $N"
   done
   [ $((g1 - g0)) -ge "$N" ] || fail "guard $1: guard_skips grew by $((g1 - g0)), want at least $N"
-  diag "${1:-one ops per site}: $N calls of a, the guarded callback ran for each a and b, refused each c ($((g1 - g0)) guard skips)"
+  diag "${1:-one ops per site}${1:+, fused_max $(knob fused_max)}: $N calls of a, the guarded callback ran for each a and b, refused each c ($((g1 - g0)) guard skips)"
 }
 guard_check ""
+# Two ops on a: a fused stub (each guarded ops through its own assist wrapper, as when it
+# is alone), then with fused stubs off the list iterator, whose guard takes the bit first.
 guard_check list
+set_knob fused_max 0
+guard_check list
+set_knob fused_max 16
 assert_detached ftramp_target_a ftramp_target_b ftramp_target_c
 exit $KSFT_PASS

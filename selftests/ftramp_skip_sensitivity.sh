@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The stress test must be able to fail.
 #  1. With the int3 handler in skip mode (the 2019 behaviour: resume after the call
-#     instead of emulating it) the same run must report drops. Needs a module built with
+#     instead of emulating it) the same run must report drops, direct <-> fused and
+#     fused <-> list. Needs a module built with
 #     the test knobs (make check does).
 #  2. The oracle's other halves (lib.sh run_stress), each against a mutant of the test
 #     ops (ftramp_test_ops oracle_mutant): hardirq calls counted as task calls (a drop
@@ -22,6 +23,16 @@ echo 0 > /sys/module/ftramp/parameters/skip_mode
 drops=$(result_field drops)
 diag "skip mode: calls $(result_field calls), persistent $(result_field persistent), drops $drops, switches $(result_field switches)"
 [ "$drops" -gt 0 ] || fail "skip mode dropped nothing: the stress test cannot see drops"
+# The same between a fused stub of 2 and the list iterator with 3 (fused_max=2): the
+# persistent ops must miss calls there too.
+echo 2 > /sys/module/ftramp/parameters/fused_max
+echo 1 > /sys/module/ftramp/parameters/skip_mode
+ctl stress "${SKIP_SWITCHES:-500}" $((7 | 0x100)) || fail "stress run (fused <-> list) failed"
+echo 0 > /sys/module/ftramp/parameters/skip_mode
+echo 16 > /sys/module/ftramp/parameters/fused_max
+drops=$(result_field drops)
+diag "skip mode, fused2<->list3: calls $(result_field calls), persistent $(result_field persistent), drops $drops, switches $(result_field switches)"
+[ "$drops" -gt 0 ] || fail "skip mode dropped nothing between fused and list: the stress test cannot see drops there"
 
 # must_fail N WHAT: run_stress must fail with a line matching WHAT under oracle_mutant=N.
 must_fail() {

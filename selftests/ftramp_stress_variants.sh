@@ -5,9 +5,15 @@
 # context on every vCPU:
 #   guarded        the persistent and toggled ops are of the guarded kind, which ftramp
 #                  calls through ops_assist (ftrace's recursion guard);
-#   list2<->list3  a third ops stays attached: the site flips between lists of 2 and 3,
-#                  and the third ops must be exact too (these switches publish a new list
-#                  and patch nothing: no int3 window to require);
+#   fused2<->fused3  a third ops stays attached: the site flips between fused stubs of 2
+#                  and 3 ops (each switch builds a new stub and patches the dispatch call
+#                  to it), and the third ops must be exact too;
+#   fused2<->list3   the same with fused_max=2: a fused stub of 2 <-> the list iterator
+#                  with 3;
+#   direct<->list    with fused_max=0: the iterator, as before fused stubs (nodrop_stress
+#                  runs direct <-> fused);
+#   list2<->list3    with fused_max=0: these switches publish a new list and patch
+#                  nothing (no int3 window to require);
 #   10 sites       ten sites switched together in every round while every caller calls
 #                  all ten in turn: traps are resolved by the record's binary search;
 #   guarded, 10 sites: both at once.
@@ -21,7 +27,13 @@ load_all || fail "loading the modules failed"
 trap unload_all EXIT
 diag "$(nproc) CPUs online"
 run_stress "guarded" "$SW" $((CTX | 0x200)) "$CALLS"
+run_stress "fused2<->fused3" "$SW" $((CTX | 0x100)) "$CALLS"
+set_knob fused_max 2
+run_stress "fused2<->list3" "$SW" $((CTX | 0x100)) "$CALLS"
+set_knob fused_max 0
+run_stress "direct<->list" "$SW" "$CTX" "$CALLS"
 run_stress "list2<->list3" "$SW" $((CTX | 0x100)) "$CALLS" none
+set_knob fused_max 16
 # A ten-site round costs far more than a one-site one under TCG with callers on all ten
 # (about 0.4 s against 4 ms, 6.12 and 7.3, Dec 2026; to look into): a fifth of the rounds,
 # still twice the site switches.

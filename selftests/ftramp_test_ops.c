@@ -72,7 +72,8 @@
  *             fprobe on|off        a kernel fprobe on ftramp_target_a (fprobe_ctl())
  *             errors are returned as the write's errno.
  *   counts  read: "K calls preemptible resched" per ops (ops_count in lib.sh
- *           reads the second field), then "poisoned N" (never reset by zero).
+ *           reads the second field), then "poisoned N" (never reset by zero), then
+ *           "addr K ADDRESS" per ops (its struct ftramp_ops).
  *   result  read: the last stress run: calls, persistent, drops, switches, seconds.
  *   fprobe  read: that fprobe's counts.
  *   peek    write "ADDR LEN" (hex address, 1-256 bytes: a slot), then read: those bytes in
@@ -1278,6 +1279,9 @@ static int counts_show(struct seq_file *m, void *v)
 		seq_printf(m, "%d %lu %lu %lu\n", k, ops_calls(k), sum_cpus(&preempt_seen[k]),
 			   sum_cpus(&resched_seen[k]));
 	seq_printf(m, "poisoned %ld\n", atomic_long_read(&poisoned));
+	/* Where each ops is, for tests that decode generated code (ftramp_fused.sh). */
+	for (k = 0; k < NR_OPS; k++)
+		seq_printf(m, "addr %d %px\n", k, &tops[k].ops);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(counts);

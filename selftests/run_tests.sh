@@ -48,7 +48,7 @@ shift
 mkdir -p "$RESULTS"
 # The suite. Order matters only for the last one: it taints the kernel on purpose.
 SUITE=(ftramp_load_unload.sh ftramp_status.sh ftramp_hardened.sh ftramp_target_count.sh
-       ftramp_load_failure.sh ftramp_ops_lifecycle.sh ftramp_batch.sh
+       ftramp_load_failure.sh ftramp_ops_lifecycle.sh ftramp_batch.sh ftramp_fused.sh
        ftramp_nodrop_stress.sh ftramp_stress_variants.sh ftramp_skip_sensitivity.sh ftramp_coexistence.sh
        ftramp_direct_coexist.sh
        ftramp_unload_under_load.sh ftramp_samples.sh ftramp_hostile_input.sh

@@ -47,6 +47,8 @@ pub(crate) mod site;
 
 use crate::{
     arch::{
+        fused::FusedStub,
+        fused_layout::Call,
         patcher::{Patch, PatchStats, Patcher, Round},
         pool::{self, Pool, Slot},
         ret_trampoline::{self, RET_STUB_AT},
@@ -100,6 +102,17 @@ pub(crate) struct SiteView<'a> {
     pub(crate) inflight: u64,
     /// Its return trampoline: (slot A, slot B, layout).
     pub(crate) ret_layout: Option<(usize, usize, crate::arch::ret_trampoline::RetLayout)>,
+    /// Its entry dispatch calls a fused stub of this many slots (0: none).
+    pub(crate) fused: usize,
+}
+
+/// What a change does to a site's fused stub.
+enum FusedStep {
+    /// Keeps it (or keeps having none): the entry dispatch's ops are the same.
+    Keep,
+    /// Replaces it with this one, or with none (the entry dispatch calls a stub, the nop
+    /// target or the list iterator); the old one is retired.
+    Replace(Option<FusedStub>),
 }
 
 /// A change of one existing site, prepared.
@@ -114,6 +127,10 @@ struct SiteStep {
     /// No return ops is left: the round switches the mode site back to the entry trampoline,
     /// and the return trampoline drains.
     ret_done: bool,
+    /// The entry dispatch's fused stub.
+    fused: FusedStep,
+    /// The stub it replaced, retired after the round (which switches away from it).
+    fused_old: Option<FusedStub>,
 }
 
 /// A new site, prepared: allocated, trampoline written, started with ftrace at the nop target.
@@ -219,18 +236,24 @@ impl Engine {
 
     /// The patches that bring `site`'s dispatch calls (and those of `ret_new`, a return
     /// trampoline it is getting) to `t`.
+    /// The entry dispatch goes to `fused` when there is one, else where `t` says.
     fn patches_for(
         &self,
         site: &Site,
         ret_new: Option<&RetTramp>,
+        fused: Option<usize>,
         t: &Targets<OpsPtr>,
         cur: (OpsPtr, usize),
         out: &mut KVec<Patch>,
     ) -> Result {
+        let entry_only = match fused {
+            Some(stub) => stub,
+            None => self.resolve(t.entry_only, Dispatch::EntryOnly, cur)?,
+        };
         out.push(
             Patch {
                 site: site.dispatch(&self.tmpl),
-                target: self.resolve(t.entry_only, Dispatch::EntryOnly, cur)?,
+                target: entry_only,
             },
             GFP_KERNEL,
         )?;
@@ -328,7 +351,7 @@ impl Engine {
         fault::point()?;
         p.steps.reserve(changes.len(), GFP_KERNEL)?;
         let mut patches = KVec::with_capacity(changes.len(), GFP_KERNEL)?;
-        let (mut lists, mut retiring) = (0, 0);
+        let (mut lists, mut retiring, mut old_fused) = (0, 0, 0);
         let nop = self.nop.addr();
         let cur = (ops, stub);
         for &(ip, dir) in changes {
@@ -382,7 +405,7 @@ impl Engine {
                         }
                     }
                 }
-                if let Err(e) = self.patches_for(&site, None, &t, cur, &mut patches) {
+                if let Err(e) = self.patches_for(&site, None, None, &t, cur, &mut patches) {
                     self.retire_site(site);
                     return Err(e);
                 }
@@ -440,19 +463,108 @@ impl Engine {
                 list,
                 ret_done: t.returns == 0 && site.ret.is_some() && !change.retire,
                 ret_new,
+                fused: FusedStep::Keep,
+                fused_old: None,
             };
-            // The step goes in first: on error, abort finds its return trampoline there.
+            // The step goes in first: on error, abort finds its return trampoline (and its
+            // fused stub) there.
             p.steps.push(step, GFP_KERNEL)?;
-            let step = &p.steps[p.steps.len() - 1];
-            self.patches_for(site, step.ret_new.as_deref(), &t, cur, &mut patches)?;
+            let last = p.steps.len() - 1;
+            if !change.retire {
+                // (A retiring site's stub, if any, is freed with the site.)
+                let fused = self.fused_step(ip, &p.steps[last].attached, t.entry_only, cur)?;
+                p.steps[last].fused = fused;
+            }
+            let site = self.sites.get(&ip).ok_or(EINVAL)?;
+            if let (FusedStep::Replace(_), Some(old)) = (&p.steps[last].fused, &site.fused) {
+                old_fused += old.slots();
+            }
+            let step = &p.steps[last];
+            let fused = match &step.fused {
+                FusedStep::Keep => site.fused.as_ref(),
+                FusedStep::Replace(f) => f.as_ref(),
+            };
+            let fused = fused.map(FusedStub::addr);
+            self.patches_for(site, step.ret_new.as_deref(), fused, &t, cur, &mut patches)?;
         }
-        self.retired.reserve(retiring + p.created.len(), 1, lists)?;
+        self.retired
+            .reserve(retiring + p.created.len(), 1 + old_fused, lists)?;
         p.round = Round::prepare(&self.pool, patches)?;
         // Last, as the only failure outside our control: ftrace attaching the new sites.
         for n in p.created.iter_mut() {
             n.site.start()?;
         }
         Ok(())
+    }
+
+    /// What a site whose ops become `attached` does with its fused stub: with 2..`fused_max`
+    /// entry ops its entry dispatch calls a new stub (unless it already calls one making the
+    /// same calls), else none. A stub that cannot be built (no slot, the parameter at 0)
+    /// leaves the site on the list iterator, as past `fused_max` and when the pool is down
+    /// to its last quarter.
+    fn fused_step(
+        &mut self,
+        ip: usize,
+        attached: &[OpsPtr],
+        entry_only: To<OpsPtr>,
+        cur: (OpsPtr, usize),
+    ) -> Result<FusedStep> {
+        let had = self.sites.get(&ip).is_some_and(|s| s.fused.is_some());
+        if entry_only != To::Iter {
+            return Ok(if had {
+                FusedStep::Replace(None)
+            } else {
+                FusedStep::Keep
+            });
+        }
+        // SAFETY: no preconditions.
+        let max = unsafe { sys::ftramp_param_fused_max() } as usize;
+        let kind_of = |o: OpsPtr| {
+            if o == cur.0 {
+                o.kind().unwrap_or(Kind::Entry)
+            } else {
+                self.kind_of(o)
+            }
+        };
+        let n = attached
+            .iter()
+            .filter(|&&o| kind_of(o) == Kind::Entry)
+            .count();
+        // Fused stubs never take the last quarter of the pool: sites and ops stubs, which
+        // cannot do without a slot, keep it.
+        let room = |need: usize| self.pool.available() >= need + self.pool.capacity() / 4;
+        if n > max || !FusedStub::slots_needed(&self.tmpl, n).is_some_and(room) {
+            return Ok(if had {
+                FusedStep::Replace(None)
+            } else {
+                FusedStep::Keep
+            });
+        }
+        fault::point()?;
+        let mut calls = KVec::with_capacity(n, GFP_KERNEL)?;
+        for &o in attached.iter().filter(|&&o| kind_of(o) == Kind::Entry) {
+            let (func, flags) = o.func_and_flags();
+            let self_guarded = flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0;
+            let target = if self_guarded { func } else { assist::addr() };
+            calls.push(
+                Call {
+                    ops: o.key() as u64,
+                    target,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        if let Some(f) = self.sites.get(&ip).and_then(|s| s.fused.as_ref()) {
+            if f.calls(&calls) {
+                return Ok(FusedStep::Keep);
+            }
+        }
+        Ok(match FusedStub::new(&mut self.pool, &self.tmpl, &calls) {
+            Ok(f) => FusedStep::Replace(Some(f)),
+            // The list iterator serves as before (the failure is not the operation's).
+            Err(_) if had => FusedStep::Replace(None),
+            Err(_) => FusedStep::Keep,
+        })
     }
 
     /// The return id of `o` (0 for entry-only ops; the ops being attached has its record,
@@ -476,6 +588,12 @@ impl Engine {
         for mut step in steps {
             if let Some(r) = step.ret_new.take() {
                 KBox::into_inner(r).free(&mut self.pool);
+            }
+            // Never reachable: no round ran.
+            if let FusedStep::Replace(Some(f)) =
+                core::mem::replace(&mut step.fused, FusedStep::Keep)
+            {
+                f.free(&mut self.pool);
             }
         }
         self.flush();
@@ -503,6 +621,11 @@ impl Engine {
             if let Some(r) = step.ret_new.take() {
                 site.ret = Some(r);
             }
+            // The round below switches the entry dispatch to the new stub (or off the old
+            // one); the old one is retired after it.
+            if let FusedStep::Replace(f) = core::mem::replace(&mut step.fused, FusedStep::Keep) {
+                step.fused_old = core::mem::replace(&mut site.fused, f);
+            }
             if matches!(step.change.target, Target::Iterator | Target::Survivor) {
                 site.switches += 1;
             }
@@ -520,6 +643,12 @@ impl Engine {
         // no return ops left goes back to its entry trampoline, an emptied site calls the nop
         // target and is stopped.
         for step in steps.iter_mut() {
+            // Freed after the operation's wait, within the room reserved for it.
+            if let Some(old) = step.fused_old.take() {
+                for slot in old.into_slots() {
+                    self.retired.stub(&mut self.pool, slot);
+                }
+            }
             if step.change.list == ListStep::After {
                 let site = self.sites.get(&step.ip);
                 if let Some(old) = step.list.take().and_then(|l| site?.hot.publish(l)) {
@@ -680,6 +809,9 @@ impl Engine {
             return;
         };
         let _ = vec::remove(&mut site.attached, pos);
+        // The entry dispatch moves off a fused stub to the iterator (or a stub, or the nop
+        // target): no stub is built without allocating. Freed after the wait below.
+        let old_fused = site.fused.take();
         if step.tombstone {
             // In place: a list of three stays one; with two, iterators called before the
             // switch below may still load it after it and must find the survivor.
@@ -719,6 +851,9 @@ impl Engine {
         };
         // INVARIANT: the spare round's record is free for reuse after this (RCU included).
         wait_for_retired_code();
+        if let Some(f) = old_fused {
+            f.free(&mut self.pool);
+        }
         if let Some(s) = stopped {
             KBox::into_inner(s).free(&mut self.pool);
         }
@@ -1021,6 +1156,7 @@ impl Engine {
                 ret: s.ret.is_some(),
                 inflight: s.ret.as_ref().map_or(0, |r| r.inflight()),
                 ret_layout: s.ret.as_ref().map(|r| r.layout()),
+                fused: s.fused.as_ref().map_or(0, FusedStub::slots),
             }
         })
     }

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     arch::{
+        fused::FusedStub,
         pool::{self, Pool, SiteKind, Slot},
         trampoline::{Template, MODE_LEN},
     },
@@ -40,6 +41,8 @@ pub(crate) struct Site {
     /// The return trampoline, while the function has (or just had) return ops: the function
     /// enters it instead of `slot` exactly while `direct` points at it.
     pub(crate) ret: Option<KBox<RetTramp>>,
+    /// The fused stub its entry dispatch calls, while it has 2..`fused_max` entry ops.
+    pub(crate) fused: Option<FusedStub>,
     /// Dropped last: the function's module stays pinned until nothing refers to it.
     pub(crate) module: ModuleRef,
 }
@@ -91,6 +94,7 @@ impl Site {
                 attached,
                 switches: 0,
                 ret: None,
+                fused: None,
                 module,
             },
         ))
@@ -130,8 +134,11 @@ impl Site {
 
     /// Frees a retired site: stopped, and waited for.
     pub(crate) fn free(self, pool: &mut Pool) {
-        let Self { slot, .. } = self;
+        let Self { slot, fused, .. } = self;
         pool.free(slot);
+        if let Some(f) = fused {
+            f.free(pool);
+        }
         // The rest (list, module reference, the stopped direct call) drops here.
     }
 }

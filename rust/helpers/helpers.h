@@ -76,6 +76,7 @@ bool ftramp_param_force_missing_symbol(void);
 bool ftramp_param_plant_warn(void);
 bool ftramp_param_skip_mode(void);
 unsigned int ftramp_param_max_sites(void);
+unsigned int ftramp_param_fused_max(void);
 bool ftramp_test_knobs(void);
 /* Fault injection (test knobs only): true if this fault point must fail. */
 bool ftramp_fault_point(void);

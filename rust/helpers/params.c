@@ -22,6 +22,17 @@ static unsigned int max_sites = 2048;
 module_param(max_sites, uint, 0444);
 MODULE_PARM_DESC(max_sites, "Trampoline slots (sites, ops stubs, two per return trampoline), 256 bytes each");
 
+/*
+ * A function with 2..fused_max entry ops calls them through a fused stub: direct calls,
+ * the code rebuilt on every change of its ops. Past that, or at 0, the list iterator. A
+ * fused call is cheaper than the iterator's at any count, so the bound is about what each
+ * change rebuilds: 16 ops take at most 3 slots (768 bytes, with call depth tracking).
+ */
+static unsigned int fused_max = 16;
+module_param(fused_max, uint, 0644);
+MODULE_PARM_DESC(fused_max,
+		 "Most entry ops a function calls through a fused stub of direct calls (default and at most 16); more, or 0, use the list iterator");
+
 #ifdef FTRAMP_TEST_KNOBS
 static bool skip_mode;
 module_param(skip_mode, bool, 0644);
@@ -93,6 +104,11 @@ bool ftramp_param_plant_warn(void)
 unsigned int ftramp_param_max_sites(void)
 {
 	return clamp(max_sites, 16U, 65536U);
+}
+
+unsigned int ftramp_param_fused_max(void)
+{
+	return min(READ_ONCE(fused_max), 16U);
 }
 
 bool ftramp_param_skip_mode(void)

@@ -6,9 +6,12 @@ use kernel::{prelude::*, str::CStr};
 
 use crate::{arch::int3, dispatch, engine::Mode, output::Text, sys, tracefs::File, State};
 
-fn mode_name(m: Mode) -> &'static str {
+/// `direct` (one ops' stub), `fused` (several, a fused stub of direct calls) or `list` (the
+/// list iterator).
+fn mode_name(m: Mode, fused: usize) -> &'static str {
     match m {
         Mode::Direct => "direct",
+        Mode::List if fused > 0 => "fused",
         Mode::List => "list",
     }
 }
@@ -31,7 +34,7 @@ impl File<State> for EnabledFunctions {
                 "{} ops={} mode={} tramp={:#x}{}",
                 bstr(s.name),
                 s.ops,
-                mode_name(s.mode),
+                mode_name(s.mode, s.fused),
                 s.trampoline,
                 if s.ret { " ret" } else { "" }
             ))?;
@@ -127,13 +130,14 @@ impl File<State> for Stats {
         out.line(format_args!("fault_hits: {}", hits))?;
         for s in e.sites() {
             out.line(format_args!(
-                "site {} ops={} mode={} switches={} int3={} stale={}",
+                "site {} ops={} mode={} switches={} int3={} stale={} fused_slots={}",
                 bstr(s.name),
                 s.ops,
-                mode_name(s.mode),
+                mode_name(s.mode, s.fused),
                 s.switches,
                 s.int3_hits,
-                s.stale_hits
+                s.stale_hits,
+                s.fused
             ))?;
             if let Some((a, b, l)) = s.ret_layout {
                 out.line(format_args!(

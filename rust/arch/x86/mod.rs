@@ -4,6 +4,8 @@
 //!
 //! - [`encode`]: instruction encoding (`core`-only, host-tested);
 //! - [`trampoline`]: the per-function trampoline and the ops entry stub;
+//! - [`fused`]: the fused stub of a site with several ops, direct calls to each
+//!   ([`fused_layout`]: its code, `core`-only, host-tested);
 //! - [`ret_trampoline`]: the trampoline of a function with return ops, and their stubs;
 //! - [`pool`]: the executable region the code lives in, with slot quarantine;
 //! - [`sequence`]: the order of one switch round (`core`-only, host-tested);
@@ -13,6 +15,9 @@
 
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod encode;
+pub(crate) mod fused;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod fused_layout;
 pub(crate) mod int3;
 pub(crate) mod patcher;
 pub(crate) mod pool;

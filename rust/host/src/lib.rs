@@ -11,6 +11,8 @@ pub mod denylist;
 pub mod encode;
 #[path = "../../resolve/filter.rs"]
 pub mod filter;
+#[path = "../../arch/x86/fused_layout.rs"]
+pub mod fused_layout;
 #[path = "../../resolve/glob.rs"]
 pub mod glob;
 #[path = "../../btf/model.rs"]
@@ -22,6 +24,8 @@ pub mod recursion;
 #[path = "../../arch/x86/sequence.rs"]
 pub mod sequence;
 
+#[cfg(test)]
+mod fused_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
