@@ -488,7 +488,7 @@ impl Engine {
             self.patches_for(site, step.ret_new.as_deref(), fused, &t, cur, &mut patches)?;
         }
         self.retired
-            .reserve(retiring + p.created.len(), 1 + old_fused, lists)?;
+            .reserve(retiring + p.created.len(), 1, lists, old_fused)?;
         p.round = Round::prepare(&self.pool, patches)?;
         // Last, as the only failure outside our control: ftrace attaching the new sites.
         for n in p.created.iter_mut() {
@@ -643,10 +643,10 @@ impl Engine {
         // no return ops left goes back to its entry trampoline, an emptied site calls the nop
         // target and is stopped.
         for step in steps.iter_mut() {
-            // Freed after the operation's wait, within the room reserved for it.
+            // Freed after a later wait (batched like lists), within the room reserved.
             if let Some(old) = step.fused_old.take() {
                 for slot in old.into_slots() {
-                    self.retired.stub(&mut self.pool, slot);
+                    self.retired.fused(&mut self.pool, slot);
                 }
             }
             if step.change.list == ListStep::After {

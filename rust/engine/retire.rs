@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What an engine operation took out of service and frees only once nothing can still run it:
-//! stopped sites (trampoline slot, list, module reference), ops stubs and replaced lists. One
-//! wait covers everything retired by one operation.
+//! stopped sites (trampoline slot, list, module reference), ops stubs, replaced lists and
+//! replaced fused stubs. One wait covers everything retired by one operation.
 //!
 //! Capacity is reserved in an operation's prepare phase; should it be missing anyway (the
 //! allocation-free fallback paths reserve nothing), the item is freed after a wait right away,
 //! so retiring never fails and never frees early.
 //!
-//! Replaced lists hold no code and no ops anyone may free after the operation returns (the
-//! ops' own stubs and callbacks are what the caller waits for), so they are freed in batches:
-//! at the next operation that waits anyway, or once [`batch::LIST_BATCH`] have piled up (the
-//! decision is `batch.rs`, host-tested). A site switched 1 <-> 2 continuously then costs one
-//! wait per 64 switches, not one per switch.
+//! Replaced lists, and replaced fused stubs, name only ops that are still registered or whose
+//! unregister retires their own stub (which waits before it returns): nothing anyone may free
+//! after an operation that retired only those. So they are freed in batches: at the next
+//! operation that waits anyway, or once [`batch::LIST_BATCH`] have piled up (the decision is
+//! `batch.rs`, host-tested). A site switched 1 <-> 2 continuously then costs one wait per 64
+//! switches, not one per switch. (A batch of fused stubs holds their slots until then; the
+//! engine builds no stub in the pool's last quarter, so sites and ops stubs still find one.)
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -59,15 +61,24 @@ pub(crate) struct Retired {
     sites: KVec<KBox<Site>>,
     stubs: KVec<Slot>,
     lists: KVec<KBox<OpsList>>,
+    /// The slots of replaced fused stubs (batched like lists).
+    fused: KVec<Slot>,
 }
 
 impl Retired {
-    /// Room for this many more of each.
-    pub(crate) fn reserve(&mut self, sites: usize, stubs: usize, lists: usize) -> Result {
+    /// Room for this many more of each (`fused`: slots of fused stubs).
+    pub(crate) fn reserve(
+        &mut self,
+        sites: usize,
+        stubs: usize,
+        lists: usize,
+        fused: usize,
+    ) -> Result {
         fault::point()?;
         self.sites.reserve(sites, GFP_KERNEL)?;
         self.stubs.reserve(stubs, GFP_KERNEL)?;
         self.lists.reserve(lists, GFP_KERNEL)?;
+        self.fused.reserve(fused, GFP_KERNEL)?;
         Ok(())
     }
 
@@ -87,6 +98,14 @@ impl Retired {
         }
     }
 
+    /// Retires a slot of a replaced fused stub.
+    pub(crate) fn fused(&mut self, pool: &mut Pool, slot: Slot) {
+        if let Err(slot) = vec::push_within_capacity(&mut self.fused, slot) {
+            wait_for_retired_code();
+            pool.free(slot);
+        }
+    }
+
     /// Retires a replaced list.
     pub(crate) fn list(&mut self, list: KBox<OpsList>) {
         if let Err(list) = vec::push_within_capacity(&mut self.lists, list) {
@@ -95,10 +114,11 @@ impl Retired {
         }
     }
 
-    /// Frees everything retired, after one wait; lists alone wait until there are
-    /// [`batch::LIST_BATCH`] of them.
+    /// Frees everything retired, after one wait; lists and fused stubs' slots alone wait
+    /// until there are [`batch::LIST_BATCH`] of them.
     pub(crate) fn flush(&mut self, pool: &mut Pool) {
-        if !batch::flush_now(self.sites.len(), self.stubs.len(), self.lists.len()) {
+        let batched = self.lists.len() + self.fused.len();
+        if !batch::flush_now(self.sites.len(), self.stubs.len(), batched) {
             return;
         }
         self.flush_all(pool);
@@ -106,7 +126,11 @@ impl Retired {
 
     /// Frees everything retired, after one wait.
     pub(crate) fn flush_all(&mut self, pool: &mut Pool) {
-        if self.sites.is_empty() && self.stubs.is_empty() && self.lists.is_empty() {
+        if self.sites.is_empty()
+            && self.stubs.is_empty()
+            && self.lists.is_empty()
+            && self.fused.is_empty()
+        {
             return;
         }
         wait_for_retired_code();
@@ -115,6 +139,9 @@ impl Retired {
         }
         while let Some(stub) = vec::pop(&mut self.stubs) {
             pool.free(stub);
+        }
+        while let Some(slot) = vec::pop(&mut self.fused) {
+            pool.free(slot);
         }
         vec::clear(&mut self.lists);
     }
