@@ -54,7 +54,7 @@ percall() { # TRACEE KIND NOPS
   if echo "percall $1 $2 $3 $CALLS $REPS" > $C 2>/dev/null; then
     res=$(cat $C)
     rc1=$(stat_field ret_calls)
-    row percall "$1" "$2" "$3" "$CALLS" "${res%%;*}"
+    row percall "$1" "${LABEL:-$2}" "$3" "$CALLS" "${res%%;*}"
     # Evidence that every return was hooked: the probes' nmissed (module), and for ftramp
     # the return callbacks its stats counted against the calls made (the warm-up loop
     # makes min(CALLS, 1000) more).
@@ -74,6 +74,10 @@ say "tracee ftramp_bench_tracee"
 percall bench none 0
 for n in 1 2 4 8; do percall bench ftramp $n; percall bench ftrace $n; done
 for n in 1 2 8; do percall bench ftramp_assist $n; done
+# The list iterator, as every site of several ops used it before fused stubs.
+echo 0 > /sys/module/ftramp/parameters/fused_max
+for n in 2 8; do LABEL=ftramp_list percall bench ftramp $n; done
+echo 16 > /sys/module/ftramp/parameters/fused_max
 percall bench ftrace_assist 1
 percall bench kprobe 1
 percall bench fprobe 1

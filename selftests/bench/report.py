@@ -121,11 +121,13 @@ ROWS = [  # (label, kind, nops, compared with)
     ("BPF fentry, 2 empty programs", "bpf_fentry", 2, ("ftrace", 2)),
     ("ftramp, 8 ops, ftramp's recursion guard", "ftramp_assist", 8, ("ftrace", 8)),
     ("BPF fentry, 8 empty programs", "bpf_fentry", 8, ("ftrace", 8)),
-    ("**ftramp, 2 ops (list iterator)**", "ftramp", 2, ("ftrace", 2)),
+    ("**ftramp, 2 ops (fused stub)**", "ftramp", 2, ("ftrace", 2)),
+    ("ftramp, 2 ops, list iterator (fused_max=0)", "ftramp_list", 2, ("ftrace", 2)),
     ("ftrace, 2 ops (ftrace_ops_list_func)", "ftrace", 2, None),
     ("**ftramp, 4 ops**", "ftramp", 4, ("ftrace", 4)),
     ("ftrace, 4 ops", "ftrace", 4, None),
     ("**ftramp, 8 ops**", "ftramp", 8, ("ftrace", 8)),
+    ("ftramp, 8 ops, list iterator (fused_max=0)", "ftramp_list", 8, ("ftrace", 8)),
     ("ftrace, 8 ops", "ftrace", 8, None),
     ("unhooked tracee, ftramp busy elsewhere (8 ops + 100 sites)", "busy_ftramp", 8, None),
     ("unhooked tracee, ftrace busy elsewhere (8 ops)", "busy_ftrace", 8, None),
@@ -461,15 +463,24 @@ def profile(out, ic):
                f"| ftramp − `direct_regs` |")
     out.append(f"| **ftramp, 1 ops** | **{fmt(ft1)}** | |")
     out.append("")
-    c2, c8 = ic.cost("bench", "ftramp", 2), ic.cost("bench", "ftramp", 8)
-    if c2 is not None and c8 is not None:
+    for kind, what, parts in (
+            ("ftramp", "Fused stub",
+             "the stub's frame (`push rbp; mov rsp,rbp`, 3 pushes, `leave; ret` through the "
+             "return thunk); per ops: the argument reloads (3 `mov`), `movabs $ops,%rdx`, the "
+             "direct `call`, the empty callback"),
+            ("ftramp_list", "List iterator (fused_max=0)",
+             "`list_iter` itself: the list-level recursion guard (inline) and the list load; "
+             "per ops: the entry load and its tombstone test, the argument moves, the indirect "
+             "call")):
+        c2, c8 = ic.cost("bench", kind, 2), ic.cost("bench", kind, 8)
+        if c2 is None or c8 is None:
+            continue
         per = (c8 - c2) / 6
         fixed = c2 - 2 * per
-        out.append(f"List iterator: cost ≈ {fmt(fixed)} + {fmt(per)} × ops instructions "
-                   f"(fit of 2 and 8 ops); the fixed part over the 1-ops path "
-                   f"({fmt(fixed - (ft1 - 4))}) is `list_iter` itself: the list-level recursion guard "
-                   f"(lock and unlock through the C helper) and the list load; per ops: the "
-                   f"entry load and its tombstone test, the argument moves, the indirect call.\n")
+        out.append(f"{what}: cost ≈ {fmt(fixed)} + {fmt(per)} × ops instructions (fit of 2 and "
+                   f"8 ops); the fixed part is the trampoline (as for 1 ops, "
+                   f"{fmt(ft1 - 4)} without the 2-instruction entry stub and its empty "
+                   f"callback) and {parts}.\n")
 
 
 def plot(path, ic, wl):
@@ -485,7 +496,7 @@ def plot(path, ic, wl):
         ft = [run.cost("bench", "ftramp", n) for n in OPS]
         tr = [run.cost("bench", "ftrace", n) for n in OPS]
         ax.plot(OPS, tr, "s-", color="tab:red", label="ftrace (1: own trampoline, 2+: ftrace_ops_list_func)")
-        ax.plot(OPS, ft, "o-", color="tab:blue", label="ftramp (1: direct dispatch, 2+: list iterator)")
+        ax.plot(OPS, ft, "o-", color="tab:blue", label="ftramp (1: direct dispatch, 2+: fused stub)")
         bops = [n for n in OPS if run.cost("bench", "bpf_fentry", n) is not None]
         if bops:
             ax.plot(bops, [run.cost("bench", "bpf_fentry", n) for n in bops], "D-",
