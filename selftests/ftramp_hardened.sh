@@ -78,8 +78,9 @@ check_tramp() { # MODE
   [ -n "$tramp" ] || fail "$1: no trampoline for ftramp_target_a"
   echo "$tramp $len" > "$TEST_DIR/peek" || fail "$1: peek at $tramp"
   bytes=$(cat "$TEST_DIR/peek")
-  python3 - "$1" "$tramp" "$bytes" "$len" "$call" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
+  PYTHONPATH=$SELFTESTS_DIR python3 - "$1" "$tramp" "$bytes" "$len" "$call" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
 import sys
+from ftramp_codecheck import return_problem
 mode, tramp, hexb, n, call, depth, thunk, placeholder, its, depth_var = sys.argv[1:]
 depth_var = int(depth_var, 16)
 at, b, n, call = int(tramp, 16), bytes.fromhex(hexb), int(n), int(call)
@@ -102,19 +103,9 @@ def sarq_var(off):
     rel = int.from_bytes(b[off + 4:off + 8], "little", signed=True)
     return (at + off + 9 + rel) & (2**64 - 1)
 ret = n - 5
-if b[ret] == 0xe9:
-    d = dest(ret)
-    if d == placeholder:
-        fail(f"returns through the placeholder __x86_return_thunk ({d:x})")
-    if d != thunk:
-        fail(f"returns through {d:x}, the kernel's return thunk is {thunk:x}")
-    if thunk == its and (at + ret) & 0x20:
-        fail("jmp to its_return_thunk from the upper half of a cache line (cpu_wants_rethunk_at says ret)")
-elif b[ret:ret + 2] == b"\xc3\xcc":
-    if thunk and not (thunk == its and (at + ret) & 0x20):
-        fail(f"plain ret, but the kernel returns through {thunk:x}")
-else:
-    fail(f"no return at +{ret}")
+problem = return_problem(b, at, ret, thunk, placeholder, its)
+if problem:
+    fail(problem)
 if b[call] != 0xe8:
     fail(f"no dispatch call at +{call}")
 # The mode site: a 5-byte nop (no return ops) or a jmp to the return trampoline.
@@ -153,8 +144,9 @@ check_fused() {
   stub=$(python3 -c "import sys; b = bytes.fromhex(sys.argv[1]); a = int(sys.argv[2], 16)
 print('%x' % ((a + 5 + int.from_bytes(b[1:5], 'little', signed=True)) & (2**64 - 1)))" "$disp" "$(printf '%x' $(( 0x$tramp + call )))")
   code=$(tpeek "$stub" 256) || fail "peek at the fused stub $stub"
-  python3 - "$stub" "$code" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
+  PYTHONPATH=$SELFTESTS_DIR python3 - "$stub" "$code" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
 import sys
+from ftramp_codecheck import return_problem
 at, hexb, depth, thunk, placeholder, its, depth_var = sys.argv[1:]
 at, b, thunk, depth_var = int(at, 16), bytes.fromhex(hexb), int(thunk, 16), int(depth_var, 16)
 placeholder = int(placeholder, 16) if placeholder else -1
@@ -186,17 +178,9 @@ while b[off] != 0xc9:
     else:
         fail(f"unexpected byte {b[off]:02x} at +{off}")
 r = off + 1
-if b[r] == 0xe9:
-    d = (at + r + 5 + int.from_bytes(b[r + 1:r + 5], "little", signed=True)) & (2**64 - 1)
-    if d == placeholder or d != thunk:
-        fail(f"returns through {d:x}, the kernel's return thunk is {thunk:x}")
-    if thunk == its and (at + r) & 0x20:
-        fail("jmp to its_return_thunk from the upper half of a cache line (cpu_wants_rethunk_at says ret)")
-elif b[r:r + 2] == b"\xc3\xcc":
-    if thunk and not (thunk == its and (at + r) & 0x20):
-        fail(f"plain ret, but the kernel returns through {thunk:x}")
-else:
-    fail(f"no return after leave at +{off}")
+problem = return_problem(b, at, r, thunk, placeholder, its)
+if problem:
+    fail(f"after leave: {problem}")
 if calls != 2:
     fail(f"{calls} calls, want 2")
 print(f"# fused stub {at:x}: 2 calls{', each accounted' if depth == 'yes' else ''}, return "
@@ -216,9 +200,10 @@ tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
 echo "$tramp 5" > "$TEST_DIR/peek" && mode=$(cat "$TEST_DIR/peek") || fail "peek at the mode site"
 echo "$(rv a | sed s/^0x//) $(rv a_len)" > "$TEST_DIR/peek" && ba=$(cat "$TEST_DIR/peek") || fail "peek at slot A"
 echo "$(rv b | sed s/^0x//) $(rv b_len)" > "$TEST_DIR/peek" && bb=$(cat "$TEST_DIR/peek") || fail "peek at slot B"
-python3 - "$tramp" "$mode" "$(rv a)" "$ba" "$(rv entry_call)" "$(rv b)" "$bb" "$(rv ret_call)" \
+PYTHONPATH=$SELFTESTS_DIR python3 - "$tramp" "$mode" "$(rv a)" "$ba" "$(rv entry_call)" "$(rv b)" "$bb" "$(rv ret_call)" \
     "$depth" "$thunk" "$placeholder" "$its" "$depth_var" "$(ksym ftramp_target_a)" <<'EOF' || exit $KSFT_FAIL
 import sys
+from ftramp_codecheck import return_problem
 (tramp, mode, a, ba, ecall, b, bb, rcall, depth, thunk, placeholder, its, depth_var,
  fn) = sys.argv[1:]
 tramp, a, b, fn = int(tramp, 16), int(a, 16), int(b, 16), int(fn, 16)
@@ -254,15 +239,9 @@ if ba[body] != 0xe8 or dest(ba, a, body) - fn not in (5, 9):
 if ba[-5] != 0xe9 or dest(ba, a, len(ba) - 5) != b:
     fail("slot A does not end with a jmp to slot B")
 r = len(bb) - 5
-if bb[r] == 0xe9:
-    d = dest(bb, b, r)
-    if d == placeholder or d != thunk:
-        fail(f"returns through {d:x}, the kernel's return thunk is {thunk:x}")
-elif bb[r:r + 2] == b"\xc3\xcc":
-    if thunk and not (thunk == its and (b + r) & 0x20):
-        fail(f"plain ret, but the kernel returns through {thunk:x}")
-else:
-    fail(f"no return at B+{r}")
+problem = return_problem(bb, b, r, thunk, placeholder, its)
+if problem:
+    fail(f"slot B: {problem}")
 sa, sb = sarqs(ba, a), sarqs(bb, b)
 if depth == "yes":
     want_a = {0, ecall - 10, body - 10}
