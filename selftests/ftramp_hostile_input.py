@@ -439,7 +439,7 @@ def other_files():
 
 
 SETUP = "ftramp_target_a count\nftramp_target_a trace\n"
-SETUP_SITES = {"ftramp_target_a": (2, "list")}
+SETUP_SITES = {"ftramp_target_a": (2, "fused")}
 
 
 def last_line_at_close():
@@ -470,7 +470,7 @@ def replace():
          {"ftramp_target_a": (1, "direct"), "ftramp_target_b": (1, "direct"),
           "ftramp_target_c": (1, "direct")}),
         (b"ftramp_target_d trace\nftramp_target_d count\n",
-         "ftramp_target_d count\nftramp_target_d trace\n", {"ftramp_target_d": (2, "list")}),
+         "ftramp_target_d count\nftramp_target_d trace\n", {"ftramp_target_d": (2, "fused")}),
     ]
     for data, hooks, sites in steps:
         r = write(data, mode="w")

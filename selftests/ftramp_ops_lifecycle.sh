@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # One site through 0 -> 1 -> 2 -> 3 -> 2 -> 1 -> 0 ops. At each quiescent point every
 # attached ops has seen exactly the calls made while it was attached, from task,
-# softirq and hardirq callers; the site's mode is direct with one ops and list with
-# more; after the last detach the site is gone, from ftramp's enabled_functions and
+# softirq and hardirq callers; the site's mode is direct with one ops and fused with
+# more (list with fused_max=0, the second pass); after the last detach the site is gone, from ftramp's enabled_functions and
 # from the kernel (lib.sh: assert_detached: no ftrace record, the fentry site the nop
 # again). Recursion-safe ops (0-3: called from
 # the trampoline) and guarded ones (4-7: through ftramp's wrapper) are mixed.
@@ -47,13 +47,17 @@ detach() {
   local a=() k; for k in "${attached[@]}"; do [ "$k" != "$1" ] && a+=("$k"); done; attached=("${a[@]}")
 }
 
-check_point "0 ops" ""
-attach 0; check_point "0->1" direct
-attach 4; check_point "1->2" list
-attach 1; check_point "2->3" list
-detach 0; check_point "3->2" list
-detach 1; check_point "2->1" direct
-detach 4; check_point "1->0" ""
+# Several ops: a fused stub (the default), then, with fused_max=0, the list iterator.
+for multi in fused list; do
+  [ $multi = list ] && set_knob fused_max 0
+  check_point "0 ops" ""
+  attach 0; check_point "0->1" direct
+  attach 4; check_point "1->2" $multi
+  attach 1; check_point "2->3" $multi
+  detach 0; check_point "3->2" $multi
+  detach 1; check_point "2->1" direct
+  detach 4; check_point "1->0" ""
+done
 # A guarded ops alone, then a recursion-safe one replacing it (1 -> 2 -> 1 other ops).
 attach 5; attach 2; detach 5; check_point "survivor 2" direct
 detach 2; check_point "empty again" ""
