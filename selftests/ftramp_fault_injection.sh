@@ -126,10 +126,11 @@ check_sites() { # label
   [ "$BREAK" = kept ] || [ "$(stat_of kept_sites)" = "${#kept[@]}" ] ||
     fail "$1: kept_sites: $(stat_of kept_sites), want ${#kept[@]}"
   # Trampoline slots: the do-nothing target, one per site (kept ones too), one stub per
-  # registered ops (a hook is one) and the fused stubs' slots (stats, per site). Retired
-  # ones are freed by the end of every operation.
+  # registered ops (a hook is one), the fused stubs' slots (stats, per site) and those of
+  # replaced fused stubs, freed in batches (slots_retired). Everything else retired is
+  # freed by the end of every operation.
   local fused=$(awk '$1 == "site" { for (i = 3; i <= NF; i++) if ($i ~ /^fused_slots=/) { sub(/.*=/, "", $i); s += $i } } END { print s + 0 }' "$FTRAMP_DIR/stats")
-  local used=$(( 1 + $(echo "$want" | grep -c .) + ${#kept[@]} + ${#filt[@]} + ${#hooks[@]} + fused ))
+  local used=$(( 1 + $(echo "$want" | grep -c .) + ${#kept[@]} + ${#filt[@]} + ${#hooks[@]} + fused + $(stat_of slots_retired) ))
   [ "$(stat_of slots)" = "$used/${SLOTS#*/}" ] ||
     fail "$1: slots in use: $(stat_of slots), want $used (leaked or freed too early)"
 }

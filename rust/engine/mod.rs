@@ -1207,6 +1207,11 @@ impl Engine {
         )
     }
 
+    /// Slots of replaced fused stubs waiting for a batched flush (in use until then).
+    pub(crate) fn slots_retired(&self) -> usize {
+        self.retired.batched_slots()
+    }
+
     /// The trampoline region.
     pub(crate) fn region(&self) -> (usize, usize) {
         self.pool.region()

@@ -106,6 +106,11 @@ impl Retired {
         }
     }
 
+    /// Slots retired in batches (fused stubs'), not yet freed.
+    pub(crate) fn batched_slots(&self) -> usize {
+        self.fused.len()
+    }
+
     /// Retires a replaced list.
     pub(crate) fn list(&mut self, list: KBox<OpsList>) {
         if let Err(list) = vec::push_within_capacity(&mut self.lists, list) {

@@ -123,6 +123,7 @@ impl File<State> for Stats {
             ))?;
         }
         out.line(format_args!("slots: {}/{}", used, total))?;
+        out.line(format_args!("slots_retired: {}", e.slots_retired()))?;
         out.line(format_args!("kept_sites: {}", e.kept()))?;
         // SAFETY: plain reads of module parameters.
         let (points, hits) = unsafe { (sys::ftramp_fault_points(), sys::ftramp_fault_hits()) };
