@@ -18,6 +18,8 @@
 # (d) Fused stubs never take the last quarter of the pool: with max_sites=16, a second
 #     ops on ten functions leaves them on the list iterator (a stub each would leave 3
 #     slots free, under 16/4), and a third ops can still get its stub.
+# Shown failing (Dec 2026, 6.12): loaded with fused_max=0 (no fused stubs at all):
+#   # FAIL: want ops=2 mode=fused: 'ftramp_target_a ops=2 mode=list tramp=0xffffffffc0084200'
 . "$(dirname "$0")/lib.sh"
 
 N=${FUSED_CALLS:-2000}

@@ -35,3 +35,13 @@ pub(crate) unsafe extern "C" fn ops_assist(
 pub(crate) fn addr() -> usize {
     ops_assist as *const () as usize
 }
+
+/// What an ops' entry stub (and a fused stub's call of it) reaches: its callback `func` when
+/// its `flags` say it guards itself (`FTRAMP_OPS_FL_RECURSION`), else [`ops_assist`].
+pub(crate) fn entry_target(func: usize, flags: ffi::c_ulong) -> usize {
+    if flags & sys::FTRAMP_OPS_FL_RECURSION as ffi::c_ulong != 0 {
+        func
+    } else {
+        addr()
+    }
+}

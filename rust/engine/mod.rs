@@ -472,7 +472,8 @@ impl Engine {
             let last = p.steps.len() - 1;
             if !change.retire {
                 // (A retiring site's stub, if any, is freed with the site.)
-                let fused = self.fused_step(ip, &p.steps[last].attached, t.entry_only, cur)?;
+                let attached = &p.steps[last].attached;
+                let fused = self.fused_step(ip, attached, t.entry_only, (ops, kind))?;
                 p.steps[last].fused = fused;
             }
             let site = self.sites.get(&ip).ok_or(EINVAL)?;
@@ -507,25 +508,22 @@ impl Engine {
         ip: usize,
         attached: &[OpsPtr],
         entry_only: To<OpsPtr>,
-        cur: (OpsPtr, usize),
+        cur: (OpsPtr, Kind),
     ) -> Result<FusedStep> {
         let had = self.sites.get(&ip).is_some_and(|s| s.fused.is_some());
+        // No stub (any the site had is retired).
+        let none = if had {
+            FusedStep::Replace(None)
+        } else {
+            FusedStep::Keep
+        };
         if entry_only != To::Iter {
-            return Ok(if had {
-                FusedStep::Replace(None)
-            } else {
-                FusedStep::Keep
-            });
+            return Ok(none);
         }
         // SAFETY: no preconditions.
         let max = unsafe { sys::ftramp_param_fused_max() } as usize;
-        let kind_of = |o: OpsPtr| {
-            if o == cur.0 {
-                o.kind().unwrap_or(Kind::Entry)
-            } else {
-                self.kind_of(o)
-            }
-        };
+        // As in `prepare_into`: the changing ops may have no record yet.
+        let kind_of = |o: OpsPtr| if o == cur.0 { cur.1 } else { self.kind_of(o) };
         let n = attached
             .iter()
             .filter(|&&o| kind_of(o) == Kind::Entry)
@@ -534,22 +532,16 @@ impl Engine {
         // cannot do without a slot, keep it.
         let room = |need: usize| self.pool.available() >= need + self.pool.capacity() / 4;
         if n > max || !FusedStub::slots_needed(&self.tmpl, n).is_some_and(room) {
-            return Ok(if had {
-                FusedStep::Replace(None)
-            } else {
-                FusedStep::Keep
-            });
+            return Ok(none);
         }
         fault::point()?;
         let mut calls = KVec::with_capacity(n, GFP_KERNEL)?;
         for &o in attached.iter().filter(|&&o| kind_of(o) == Kind::Entry) {
             let (func, flags) = o.func_and_flags();
-            let self_guarded = flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0;
-            let target = if self_guarded { func } else { assist::addr() };
             calls.push(
                 Call {
                     ops: o.key() as u64,
-                    target,
+                    target: assist::entry_target(func, flags),
                 },
                 GFP_KERNEL,
             )?;
@@ -559,12 +551,10 @@ impl Engine {
                 return Ok(FusedStep::Keep);
             }
         }
-        Ok(match FusedStub::new(&mut self.pool, &self.tmpl, &calls) {
-            Ok(f) => FusedStep::Replace(Some(f)),
-            // The list iterator serves as before (the failure is not the operation's).
-            Err(_) if had => FusedStep::Replace(None),
-            Err(_) => FusedStep::Keep,
-        })
+        // A stub that cannot be built leaves the list iterator (the failure is not the
+        // operation's).
+        Ok(FusedStub::new(&mut self.pool, &self.tmpl, &calls)
+            .map_or(none, |f| FusedStep::Replace(Some(f))))
     }
 
     /// The return id of `o` (0 for entry-only ops; the ops being attached has its record,
@@ -1005,7 +995,7 @@ impl Engine {
         filter: &[Func],
     ) -> Result<Slot> {
         let self_guarded = flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0;
-        let target = if self_guarded { func } else { assist::addr() };
+        let target = assist::entry_target(func, flags);
         fault::point()?;
         let slot = self.pool.alloc()?;
         let prepared = (|| {
