@@ -52,13 +52,27 @@
 
 struct ftramp_ops;
 
-/* The saved registers, lowest address first, as the trampoline pushes them. */
+/*
+ * The saved registers, lowest address first, as the trampoline lays them out.
+ *
+ * With the function's BTF model known, the trampoline saves only the registers
+ * its arguments take (a two-argument function: di and si), as BPF's trampolines
+ * do; without one (no BTF, a variadic function) it saves all six argument
+ * registers and ax (FTRAMP_FRAME_FULL). Read arguments with ftramp_regs_arg(),
+ * which returns 0 past ftramp_regs_nr_args(): a field that was not saved holds
+ * whatever was on the stack. Return ops' functions always get the full frame.
+ */
 struct ftramp_regs {
-	unsigned long r9, r8, cx, dx, si, di, ax;
+	unsigned long frame;		/* argument registers saved (0-6) | FTRAMP_FRAME_FULL */
+	unsigned long r9, r8, cx, dx, si, di;
+	unsigned long ax;		/* saved only with FTRAMP_FRAME_FULL */
 	unsigned long bp;		/* the function's caller's frame pointer */
 	unsigned long ret_ip;		/* return address into the function */
 	unsigned long parent_ip;	/* the function's return address */
 };
+
+/* regs->frame: every register was saved (no BTF model of the function). */
+#define FTRAMP_FRAME_FULL	0x10UL
 
 typedef void (*ftramp_func_t)(unsigned long ip, unsigned long parent_ip,
 			      struct ftramp_ops *ops, struct ftramp_regs *regs);
@@ -93,9 +107,22 @@ struct ftramp_ops {
 	ftramp_ret_func_t ret_func;	/* return ops: the return callback */
 };
 
-/* Argument @n (0-5) of the traced function. */
+/*
+ * Argument registers saved: those the function's arguments take (a 16-byte
+ * struct takes two, a stack-passed argument none), or 6 with FTRAMP_FRAME_FULL
+ * (like ftrace_regs_get_argument(), an argument register whether or not the
+ * function uses it).
+ */
+static inline unsigned int ftramp_regs_nr_args(const struct ftramp_regs *regs)
+{
+	return regs->frame & (FTRAMP_FRAME_FULL - 1);
+}
+
+/* Argument register @n (0-5: di si dx cx r8 r9), or 0 if it was not saved. */
 static inline unsigned long ftramp_regs_arg(const struct ftramp_regs *regs, unsigned int n)
 {
+	if (n >= ftramp_regs_nr_args(regs))
+		return 0;
 	switch (n) {
 	case 0: return regs->di;
 	case 1: return regs->si;

@@ -32,7 +32,6 @@ tpeek() { echo "$1 $2" > "$TEST_DIR/peek" && cat "$TEST_DIR/peek"; }
 fused_slots() { awk -v f="$1" '$1 == "site" && $2 == f { for (i = 3; i <= NF; i++) if ($i ~ /^fused_slots=/) { sub(/.*=/, "", $i); print $i } }' "$FTRAMP_DIR/stats"; }
 read -r region _ <<< "$(status_field trampolines)"
 region_lo=${region%-*} region_hi=${region#*-}
-read -r _ tlen _ tcall <<< "$(status_field trampoline_layout)"
 ksym_like() { awk -v p="$1" '$3 ~ p { print $1; exit }' /proc/kallsyms; }
 list_iter=$(ksym_like 'dispatch4list9list_iter$|dispatch4list9list_iter17h')
 assist=$(ksym_like 'dispatch6assist10ops_assist')
@@ -50,6 +49,8 @@ check() {
     [ "$(ops_count "$k")" = "$calls" ] || fail "$mode, $n ops: ops $k saw $(ops_count "$k") of $calls calls"
   done
   tramp=$(echo "$line" | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
+  tcall=$(site_field ftramp_target_a dispatch)
+  [ -n "$tcall" ] || fail "no dispatch offset for ftramp_target_a in stats"
   disp=$(tpeek "$(printf '%x' $(( 0x$tramp + tcall )))" 5) || fail "peek at the dispatch call"
   stub=$(python3 -c "import sys; b = bytes.fromhex(sys.argv[1]); a = int(sys.argv[2], 16)
 assert b[0] == 0xe8, b.hex()

@@ -44,12 +44,11 @@ diag "all $nsym unexported functions reached by direct branches (self-check ran)
 # ---- (b) ----
 depth=$(status_field call_depth_tracking)
 thunk=$(status_field return_thunk)
-read -r _ len _ call <<< "$(status_field trampoline_layout)"
 ksym() { awk -v s="$1" '$3 == s { print $1; exit }' /proc/kallsyms; }
 placeholder=$(ksym __x86_return_thunk)
 its=$(ksym its_return_thunk)
 thunk_name=$(awk -v a="${thunk#0x}" '$1 == a { print $3; exit }' /proc/kallsyms)
-diag "call depth tracking: $depth, return thunk: $thunk (${thunk_name:-none}), trampoline $len bytes, dispatch at +$call"
+diag "call depth tracking: $depth, return thunk: $thunk (${thunk_name:-none})"
 
 # What the kernel itself chose, independently of ftramp's status: its boot log names the
 # active return thunk, and sysfs says whether RETBleed is mitigated by stuffing (call
@@ -76,6 +75,9 @@ check_tramp() { # MODE
   local tramp bytes
   tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
   [ -n "$tramp" ] || fail "$1: no trampoline for ftramp_target_a"
+  # The trampoline's length and dispatch offset (they follow its entry frame).
+  len=$(site_field ftramp_target_a len) call=$(site_field ftramp_target_a dispatch)
+  [ -n "$len" ] && [ -n "$call" ] || fail "$1: no len/dispatch for ftramp_target_a in stats"
   echo "$tramp $len" > "$TEST_DIR/peek" || fail "$1: peek at $tramp"
   bytes=$(cat "$TEST_DIR/peek")
   PYTHONPATH=$SELFTESTS_DIR python3 - "$1" "$tramp" "$bytes" "$len" "$call" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
@@ -124,7 +126,7 @@ if depth == "yes":
             fail(f"call depth accounting at +{o} updates {sarq_var(o):x}, the kernel's counter is {depth_var:x}")
 elif sarqs:
     fail(f"call depth accounting at {sarqs} although the kernel does not track call depth")
-print(f"# {mode}: trampoline {tramp}: return {'jmp %x' % dest(ret) if b[ret] == 0xe9 else 'ret; int3'}, "
+print(f"# {mode}: trampoline {tramp} ({n} bytes, dispatch at +{call}): return {'jmp %x' % dest(ret) if b[ret] == 0xe9 else 'ret; int3'}, "
       f"{len(sarqs)} call depth accountings")
 EOF
 }

@@ -5,7 +5,11 @@
 # value on the stack) are called from kthreads, timers (softirq), hrtimers (hardirq)
 # and NMIs on every CPU, each caller checking every result ("values_wrong"):
 #   1. with no hooks, then with entry-only ops (recursion-safe 0, guarded 4) on all
-#      six: every result right, each ops saw every call;
+#      six: every result right, each ops saw every call; each trampoline's entry frame
+#      saves exactly the argument registers of its function's BTF model (stats frame=,
+#      and ops 0 compares its regs with the caller's arguments), and a variadic
+#      function gets the full frame; ftramp mutant_frame=1 (one register not saved)
+#      must show in both checks;
 #   2. with return ops: ops 8 in value mode (its entry computes the expected result
 #      from the registers and stack words into the cookie, its return compares
 #      ax/dx with the cookie and with the value recomputed from ret->regs) and ops 9
@@ -23,8 +27,9 @@ VF="ftramp_target_v1 ftramp_target_v6 ftramp_target_v7 ftramp_target_v8 ftramp_t
 GLOB="ftramp_target_v*"
 TMUT=/sys/module/ftramp_target/parameters/oracle_mutant
 OMUT=/sys/module/ftramp_test_ops/parameters/oracle_mutant
+MFRAME=/sys/module/ftramp/parameters/mutant_frame
 load_all || fail "loading the modules failed"
-trap 'echo 0 > $TMUT 2>/dev/null; echo 0 > $OMUT 2>/dev/null; unload_all' EXIT
+trap 'echo 0 > $TMUT 2>/dev/null; echo 0 > $OMUT 2>/dev/null; echo 0 > $MFRAME 2>/dev/null; unload_all' EXIT
 
 # values_run LABEL [ROUNDS]: callers in every context; sets $total (rounds made).
 values_run() {
@@ -55,13 +60,42 @@ echo 0 > $TMUT
 [ "$(target_count values_wrong)" -gt 0 ] || fail "oracle_mutant=1 (v8 drops its 8th argument): the callers saw no wrong result"
 diag "target oracle_mutant=1: the callers saw $(target_count values_wrong) wrong results (as they must)"
 
-for k in 0 4; do ctl filter $k "$GLOB" && ctl register $k || fail "attach entry ops $k"; done
-n=$(awk '$1 ~ /^ftramp_target_v/' "$FTRAMP_DIR/enabled_functions" | wc -l)
-[ "$n" = 6 ] || fail "the glob hooked $n functions, not 6: $(cat "$FTRAMP_DIR/enabled_functions")"
+# Entry hooks. Their trampolines save only the registers each function's arguments take
+# (lean frames, from BTF): every count_cb scrambles every caller-saved register, so a
+# register not restored shows in values_wrong; ops 0 (mode args) checks that its regs
+# hold exactly those registers, with the caller's values (args_wrong).
+args_field() { awk -v k="$1" -v f="$2=" '$1 == "args" && $2 == k { for (i = 3; i <= NF; i++) if (index($i, f) == 1) print substr($i, length(f) + 1) }' "$TEST_DIR/counts"; }
+entry_hooks() { # LABEL
+  ctl mode 0 args || fail "$1: ops 0 mode args"
+  for k in 0 4; do ctl filter $k "$GLOB" && ctl register $k || fail "$1: attach entry ops $k"; done
+  n=$(awk '$1 ~ /^ftramp_target_v/' "$FTRAMP_DIR/enabled_functions" | wc -l)
+  [ "$n" = 6 ] || fail "$1: the glob hooked $n functions, not 6: $(cat "$FTRAMP_DIR/enabled_functions")"
+}
+entry_hooks "entry hooks"
+for fr in v1:1 v6:6 v7:6 v8:6 v16:2 vs24:2; do
+  got=$(site_field "ftramp_target_${fr%:*}" frame)
+  [ "$got" = "${fr#*:}" ] || fail "ftramp_target_${fr%:*}: frame=$got, want ${fr#*:} (the argument registers of its BTF model)"
+done
 values_run "entry hooks"; values_ok "entry hooks"
 for k in 0 4; do
   [ "$(ops_count $k)" = $((6 * total)) ] || fail "entry hooks: ops $k saw $(ops_count $k) of $((6 * total)) calls"
 done
+[ "$(args_field 0 checked)" = $((6 * total)) ] || fail "entry hooks: ops 0 checked the registers of $(args_field 0 checked) of $((6 * total)) calls"
+[ "$(args_field 0 wrong)" = 0 ] || fail "entry hooks: ops 0 found $(args_field 0 wrong) calls whose regs were not exactly the arguments"
+diag "lean frames: v1 1, v6-v8 6, v16 2, vs24 2 registers saved; ops 0 found all $((6 * total)) frames exact"
+
+# Both checks can fail: ftramp mutant_frame=1 builds lean trampolines that save one
+# register fewer than they restore (and say).
+for k in 0 4; do ctl unregister $k || fail "detach ops $k"; done
+echo 1 > "$MFRAME" || fail "cannot set $MFRAME"
+entry_hooks "frame mutant"
+values_run "frame mutant" 200
+echo 0 > "$MFRAME"
+[ "$(target_count values_wrong)" -gt 0 ] || fail "mutant_frame=1: the callers saw no wrong result"
+[ "$(args_field 0 wrong)" -gt 0 ] || fail "mutant_frame=1: ops 0 found no wrong frame"
+diag "ftramp mutant_frame=1: the callers saw $(target_count values_wrong) wrong results, ops 0 $(args_field 0 wrong) wrong frames (as they must)"
+for k in 0 4; do ctl unregister $k || fail "detach ops $k"; done
+entry_hooks "entry hooks again"
 ctl unregister 4 || fail "detach ops 4"
 
 # Return hooks (needs the engine's return trampolines).
@@ -107,6 +141,11 @@ grep -q 'variadic' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: 
   fail "the refused seq_printf hook changed hooks or enabled_functions"
 assert_detached seq_printf
 diag "seq_printf ret: EOPNOTSUPP, error_log: $(grep -o 'variadic[^\n]*' "$FTRAMP_DIR/error_log" | head -1)"
+# ... while an entry hook on it is fine, with the full frame (no model: everything saved).
+echo "seq_printf count" > "$FTRAMP_DIR/hooks" || fail "an entry hook on seq_printf was refused"
+[ "$(site_field seq_printf frame)" = full ] || fail "seq_printf (variadic): frame=$(site_field seq_printf frame), want full"
+: > "$FTRAMP_DIR/hooks"
+assert_detached seq_printf
 # ... a function that never returns (its calls would stay inside forever) ...
 echo > "$FTRAMP_DIR/error_log"
 err=$( { echo "do_exit ret" > "$FTRAMP_DIR/hooks"; } 2>&1 ) && fail "a return hook on do_exit was accepted"

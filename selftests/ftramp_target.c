@@ -346,24 +346,51 @@ EXPORT_SYMBOL_GPL(ftramp_target_unwind_caller);
 static DEFINE_PER_CPU(unsigned long, values_wrong[FTRAMP_NR_CTX]);
 static atomic_long_t rec_wrong = ATOMIC_LONG_INIT(0), tail_wrong = ATOMIC_LONG_INIT(0);
 static atomic_long_t unwind_wrong = ATOMIC_LONG_INIT(0);
-static DEFINE_PER_CPU(unsigned long, values_seq);
+static DEFINE_PER_CPU(unsigned long, values_seq[FTRAMP_NR_CTX]);
+
+/* The arguments of round @s on this CPU in context @ctx: a..h, then the trio. */
+static void values_of(unsigned long s, int ctx, unsigned long v[FTRAMP_VALUES_ARGS])
+{
+	unsigned long x = s * 0x9e3779b97f4a7c15UL ^ ((unsigned long)smp_processor_id() << 40) ^
+			  ((unsigned long)ctx << 56);
+	static const u8 shift[FTRAMP_VALUES_ARGS] = { 0, 3, 7, 11, 13, 17, 19, 23, 29, 31, 37 };
+	int i;
+
+	for (i = 0; i < FTRAMP_VALUES_ARGS; i++)
+		v[i] = x >> shift[i];
+}
+
+/*
+ * The arguments the value functions are being called with in context @ctx on
+ * this CPU (for an entry callback to compare its registers with). notrace: the
+ * test ops' callbacks call it.
+ */
+notrace void ftramp_values_args(int ctx, unsigned long v[FTRAMP_VALUES_ARGS])
+{
+	values_of(this_cpu_read(values_seq[ctx]), ctx, v);
+}
+EXPORT_SYMBOL_GPL(ftramp_values_args);
 
 /*
  * One call of each value function, from any context (NMI too), with arguments
- * from a per-CPU sequence mixed with the CPU and context: every round differs.
+ * from a per-CPU, per-context sequence mixed with the CPU and context: every
+ * round differs. Not preemptible, so that the sequence (and the CPU) stays the
+ * round's until its last call.
  */
 static void values_round(void)
 {
-	int ctx = ftramp_target_ctx();
-	unsigned long s = this_cpu_inc_return(values_seq);
-	unsigned long x = s * 0x9e3779b97f4a7c15UL ^ ((unsigned long)smp_processor_id() << 40) ^
-			  ((unsigned long)ctx << 56);
-	unsigned long a = x, b = x >> 3, c = x >> 7, d = x >> 11, e = x >> 13, f = x >> 17;
-	unsigned long g = x >> 19, h = x >> 23;
-	struct ftramp_trio t = { x >> 29, x >> 31, x >> 37 };
+	unsigned long v[FTRAMP_VALUES_ARGS];
+	int ctx;
+	unsigned long a, b, c, d, e, f, g, h;
+	struct ftramp_trio t;
 	struct ftramp_pair p, pe;
 	unsigned int bad = 0;
 
+	preempt_disable();
+	ctx = ftramp_target_ctx();
+	values_of(this_cpu_inc_return(values_seq[ctx]), ctx, v);
+	a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
+	t = (struct ftramp_trio){ v[8], v[9], v[10] };
 	bad += ftramp_target_v1(a) != ftramp_v1_expect(a);
 	bad += ftramp_target_v6(a, b, c, d, e, f) != ftramp_v6_expect(a, b, c, d, e, f);
 	bad += ftramp_target_v7(a, b, c, d, e, f, g) != ftramp_v7_expect(a, b, c, d, e, f, g);
@@ -375,6 +402,7 @@ static void values_round(void)
 	bad += ftramp_target_vs24(a, t, h) != ftramp_vs24_expect(a, t.a, t.b, t.c, h);
 	if (bad)
 		this_cpu_add(values_wrong[ctx], bad);
+	preempt_enable();
 }
 
 /* notrace: the test ops' callbacks call it (a glob on ftramp_target_* must not recurse). */

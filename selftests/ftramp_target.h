@@ -152,6 +152,13 @@ long ftramp_target_v7(long a, long b, long c, long d, long e, long f, long g);
 long ftramp_target_v8(long a, long b, long c, long d, long e, long f, long g, long h);
 struct ftramp_pair ftramp_target_v16(long a, long b);
 long ftramp_target_vs24(long k, struct ftramp_trio t, long m);
+/*
+ * The arguments the value functions above are being called with ("v" in run)
+ * in context @ctx on this CPU: a..h (v1 takes a, v6 a..f, v7 a..g, v8 a..h,
+ * v16 a and b), then the trio vs24 gets with a and h.
+ */
+#define FTRAMP_VALUES_ARGS	11
+void ftramp_values_args(int ctx, unsigned long v[FTRAMP_VALUES_ARGS]);
 /* Recursive, r(d) above; the caller ("rec" in run) calls it with preemption off. */
 unsigned long ftramp_target_rec(unsigned long depth);
 /* The same recursion, sleeping at the bottom until "wake" ("sleep" in run). */

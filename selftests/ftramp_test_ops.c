@@ -161,6 +161,7 @@ struct test_ops {
 	bool registered;
 	bool dead;		/* poisoned: must never be called */
 	bool record_parent;	/* mode parent: keep the last parent_ip */
+	bool check_args;	/* mode args: check the value functions' registers */
 	unsigned int spin_us;
 	unsigned long last_parent;
 };
@@ -279,6 +280,73 @@ static void count_one(int k)
 	this_cpu_inc(calls[k][ctx]);
 }
 
+/*
+ * Every count_cb leaves the registers a C callee may clobber scrambled, so that
+ * a trampoline that fails to restore one of its function's argument registers
+ * shows in the callers' checks (ftramp_target's values_wrong) instead of
+ * hiding behind a callback that happened to leave it alone.
+ */
+static __always_inline void clobber_caller_saved(void)
+{
+	asm volatile("mov $0x5ca7f00d, %%eax\n\t"
+		     "mov %%rax, %%rcx\n\tmov %%rax, %%rdx\n\tmov %%rax, %%rsi\n\t"
+		     "mov %%rax, %%rdi\n\tmov %%rax, %%r8\n\tmov %%rax, %%r9\n\t"
+		     "mov %%rax, %%r10\n\tmov %%rax, %%r11"
+		     ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11");
+}
+
+/* Mode args: value function calls whose registers were checked, and found wrong. */
+static atomic_long_t args_checked[NR_OPS], args_wrong[NR_OPS];
+
+/* Which value function @ip (its fentry address, past an endbr) is in; -1: none. */
+enum { VF_V1, VF_V6, VF_V7, VF_V8, VF_V16, VF_VS24, NR_VF };
+static int value_fn(unsigned long ip)
+{
+	static const void *const fns[NR_VF] = {
+		ftramp_target_v1, ftramp_target_v6, ftramp_target_v7, ftramp_target_v8,
+		ftramp_target_v16, ftramp_target_vs24,
+	};
+	int i;
+
+	for (i = 0; i < NR_VF; i++)
+		if (ip - (unsigned long)fns[i] < 16)
+			return i;
+	return -1;
+}
+
+/*
+ * What the entry frame of a value function must hold: exactly the argument
+ * registers its BTF model says its arguments take (v1: 1, v6..v8: 6, v16: 2,
+ * vs24: 2, its struct being on the stack), each holding what the caller passed
+ * (ftramp_values_args()), and 0 from ftramp_regs_arg() past them.
+ */
+static void check_args(int k, unsigned long ip, const struct ftramp_regs *regs)
+{
+	static const unsigned int nregs[NR_VF] = {
+		[VF_V1] = 1, [VF_V6] = 6, [VF_V7] = 6, [VF_V8] = 6, [VF_V16] = 2, [VF_VS24] = 2,
+	};
+	unsigned long v[FTRAMP_VALUES_ARGS], want[6];
+	int fn = value_fn(ip), n, i;
+	bool bad;
+
+	if (fn < 0)
+		return;
+	ftramp_values_args(ftramp_target_ctx(), v);
+	for (i = 0; i < 6; i++)
+		want[i] = v[i];
+	if (fn == VF_VS24)	/* vs24(k = a, trio, m = h) */
+		want[1] = v[7];
+	n = nregs[fn];
+	bad = regs->frame != n || ftramp_regs_nr_args(regs) != n;
+	for (i = 0; i < n; i++)
+		bad |= ftramp_regs_arg(regs, i) != want[i];
+	if (n < 6)
+		bad |= ftramp_regs_arg(regs, n) != 0;
+	if (bad)
+		atomic_long_inc(&args_wrong[k]);
+	atomic_long_inc(&args_checked[k]);
+}
+
 static void count_cb(unsigned long ip, unsigned long parent_ip,
 		     struct ftramp_ops *ops, struct ftramp_regs *regs)
 {
@@ -305,6 +373,9 @@ static void count_cb(unsigned long ip, unsigned long parent_ip,
 		this_cpu_inc(resched_seen[k]);
 	if (unlikely(t->record_parent))
 		WRITE_ONCE(t->last_parent, parent_ip);
+	if (unlikely(READ_ONCE(t->check_args)))
+		check_args(k, ip, regs);
+	clobber_caller_saved();
 }
 
 /* What a dead ops' func points to: any call of it is a call after unregister. */
@@ -326,22 +397,6 @@ static u64 count_cookie(int k, int ctx, int cpu)
 	u32 gen = READ_ONCE(rops[k].gen) - (READ_ONCE(oracle_mutant) == 4);
 
 	return COOKIE_TAG(k) | COOKIE_GEN(gen) | ((u64)ctx << 16) | cpu;
-}
-
-/* Which value function @ip (its fentry address, past an endbr) is in; -1: none. */
-enum { VF_V1, VF_V6, VF_V7, VF_V8, VF_V16, VF_VS24, NR_VF };
-static int value_fn(unsigned long ip)
-{
-	static const void *const fns[NR_VF] = {
-		ftramp_target_v1, ftramp_target_v6, ftramp_target_v7, ftramp_target_v8,
-		ftramp_target_v16, ftramp_target_vs24,
-	};
-	int i;
-
-	for (i = 0; i < NR_VF; i++)
-		if (ip - (unsigned long)fns[i] < 16)
-			return i;
-	return -1;
 }
 
 /* The value function @fn returns for the arguments in @r (and its stack words). */
@@ -676,7 +731,7 @@ static unsigned long ops_calls(int k)
 
 static void zero_calls(void)
 {
-	int cpu;
+	int cpu, k;
 
 	for_each_possible_cpu(cpu) {
 		memset(per_cpu_ptr(&calls, cpu), 0, sizeof(calls));
@@ -684,6 +739,10 @@ static void zero_calls(void)
 		memset(per_cpu_ptr(&resched_seen, cpu), 0, sizeof(resched_seen));
 		memset(per_cpu_ptr(&last_seen, cpu), 0, sizeof(last_seen));
 		memset(per_cpu_ptr(&doubles, cpu), 0, sizeof(doubles));
+	}
+	for (k = 0; k < NR_OPS; k++) {
+		atomic_long_set(&args_checked[k], 0);
+		atomic_long_set(&args_wrong[k], 0);
 	}
 }
 
@@ -1252,8 +1311,9 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 		} else if (!strcmp(cmd, "retire")) {
 			ret = do_unregister(k) ?: do_poison(k);
 		} else if (!strcmp(cmd, "mode")) {
-			if (!strcmp(arg, "count") || !strcmp(arg, "parent")) {
+			if (!strcmp(arg, "count") || !strcmp(arg, "parent") || !strcmp(arg, "args")) {
 				WRITE_ONCE(tops[k].record_parent, !strcmp(arg, "parent"));
+				WRITE_ONCE(tops[k].check_args, !strcmp(arg, "args"));
 				ret = 0;
 			}
 		} else if (!strcmp(cmd, "spin")) {
@@ -1282,6 +1342,9 @@ static int counts_show(struct seq_file *m, void *v)
 	/* Where each ops is, for tests that decode generated code (ftramp_fused.sh). */
 	for (k = 0; k < NR_OPS; k++)
 		seq_printf(m, "addr %d %px\n", k, &tops[k].ops);
+	for (k = 0; k < NR_OPS; k++)
+		seq_printf(m, "args %d checked=%ld wrong=%ld\n", k,
+			   atomic_long_read(&args_checked[k]), atomic_long_read(&args_wrong[k]));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(counts);

@@ -144,6 +144,12 @@ target_count() { awk -v f="$1" '$1 == f { print $2 }' "$TARGET_DIR/count"; }
 stat_field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$FTRAMP_DIR/stats"; }
 result_field() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_DIR/result"; }
 site_line() { awk -v f="$1" '$1 == f' "$FTRAMP_DIR/enabled_functions"; }
+# site_field FUNC KEY: KEY=value of FUNC's line in stats ("site FUNC ops=... frame=2
+# dispatch=59 len=120": the trampoline's entry frame, dispatch call offset, length).
+site_field() {
+  awk -v f="$1" -v k="$2=" '$1 == "site" && $2 == f && $3 != "ret" {
+    for (i = 3; i <= NF; i++) if (index($i, k) == 1) { print substr($i, length(k) + 1); exit } }' "$FTRAMP_DIR/stats"
+}
 # Field $2 (1-based) of ops $1's line in counts ("K calls preemptible resched").
 ops_field() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$TEST_DIR/counts"; }
 # Calls of poisoned (dead, unregistered) ops since ftramp_test_ops was loaded.

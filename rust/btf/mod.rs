@@ -13,23 +13,76 @@ pub(crate) mod model;
 
 use core::ops::Range;
 
-use kernel::ffi;
+use kernel::{ffi, prelude::*};
 
 use crate::{functions::Func, symbols, sys};
 pub(crate) use model::{FuncModel, Refusal};
 use model::{Ty, Types};
 
 /// The model of `func`: from every FUNC of its name in its owner's BTF (they must agree).
+/// vmlinux's FUNCs are found through `index`, a module's by a scan of its own types.
 ///
 /// Process context: it may sleep (the module BTF list's mutex; the first use of vmlinux BTF
-/// parses it).
-pub(crate) fn model_of(func: &Func) -> Result<FuncModel, Refusal> {
+/// parses it; the first use of `index` builds it).
+pub(crate) fn model_of(func: &Func, index: &mut FuncIndex) -> Result<FuncModel, Refusal> {
     if !symbols::btf_bound() {
         return Err(Refusal::NoBtf);
     }
     let module = ModulePin::get(func.ip)?;
     let btf = Btf::of(&module)?;
-    model::model_by_name(&btf, &func.name)
+    if btf.owned {
+        return model::model_by_name(&btf, &func.name);
+    }
+    match index.get(&btf) {
+        Some(ids) => {
+            let name = func.name.as_slice();
+            let first = ids.partition_point(|&id| btf.name(id) < name);
+            let same = ids[first..]
+                .iter()
+                .take_while(|&&id| btf.name(id) == name)
+                .copied();
+            model::model_of_funcs(&btf, same)
+        }
+        // No memory for the index: the scan finds the same FUNCs, only slower.
+        None => model::model_by_name(&btf, &func.name),
+    }
+}
+
+/// vmlinux's FUNC type ids, sorted by name.
+///
+/// Every new site looks its function's model up (for its entry frame, `arch/x86/trampoline.rs`)
+/// and vmlinux has some 70 000 types, 30 000 of them FUNCs: a scan per function would make
+/// attaching a thousand functions take seconds. Built on first use (one pass and a sort), kept
+/// until unload (4 bytes per FUNC). vmlinux's BTF never changes, so neither does the index.
+pub(crate) struct FuncIndex {
+    ids: KVec<u32>,
+    built: bool,
+}
+
+impl FuncIndex {
+    /// An index not built yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            ids: KVec::new(),
+            built: false,
+        }
+    }
+
+    /// The index for vmlinux's `btf`, built now if it was not; `None` if it cannot be.
+    fn get(&mut self, btf: &Btf) -> Option<&[u32]> {
+        if !self.built {
+            let mut ids = KVec::new();
+            for id in btf.own_ids() {
+                if btf.raw(id).is_some_and(|t| model::kind(t.info) == model::KIND_FUNC) {
+                    ids.push(id, GFP_KERNEL).ok()?;
+                }
+            }
+            ids.sort_unstable_by(|&a, &b| btf.name(a).cmp(btf.name(b)));
+            self.ids = ids;
+            self.built = true;
+        }
+        Some(&self.ids)
+    }
 }
 
 /// A reference on the module whose text holds a function (none for vmlinux), so that its BTF
@@ -116,6 +169,20 @@ impl Btf {
         unsafe { t.as_ref() }
     }
 
+    /// The name of type `id` (empty for an anonymous or unknown one).
+    fn name(&self, id: u32) -> &[u8] {
+        let Some(t) = self.raw(id) else {
+            return b"";
+        };
+        // SAFETY: `self.btf` is valid (type invariant).
+        let s = unsafe { symbols::btf_name_by_offset(self.btf, t.name_off) };
+        if s.is_null() {
+            return b"";
+        }
+        // SAFETY: a NUL-terminated string of the BTF object, which lives as long as `self`.
+        unsafe { crate::compat::c_bytes(s) }
+    }
+
     /// Parameter `i` of the FUNC_PROTO `t`.
     fn raw_param(t: &sys::btf_type, i: u16) -> Option<u32> {
         if model::kind(t.info) != model::KIND_FUNC_PROTO || i >= model::vlen(t.info) {
@@ -175,7 +242,7 @@ impl Types for Btf {
         }
         // Compared in place, without measuring every name: it matches if its first
         // `name.len()` bytes do and its NUL comes right after them.
-        for (k, &c) in name.iter().chain(&[0]).enumerate() {
+        for (k, &c) in Iterator::chain(name.iter(), &[0]).enumerate() {
             // SAFETY: `s` is a NUL-terminated string of the BTF object; the loop stops at
             // the first byte that differs, so it never reads past that NUL.
             if unsafe { *s.add(k) } != c {

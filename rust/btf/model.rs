@@ -156,6 +156,10 @@ pub trait Types {
 pub struct FuncModel {
     /// Its C parameters.
     pub nr_args: u8,
+    /// Argument registers they take, from `%rdi` on (a struct may take two, an argument on
+    /// the stack none, a hidden return pointer `%rdi`): always the first `arg_regs` of the six,
+    /// as SysV assigns them in order. What a lean entry frame saves.
+    pub arg_regs: u8,
     /// 8-byte words of arguments its callers pass on the stack, above the return address.
     pub stack_words: u8,
     /// Registers of its return value: 0 (void), 1 (`%rax`, also for a value returned in
@@ -289,6 +293,8 @@ pub fn func_model(types: &impl Types, func: u32) -> Result<FuncModel, Refusal> {
     }
     Ok(FuncModel {
         nr_args: u8::try_from(nr_params).map_err(|_| Refusal::TooManyArgs)?,
+        // At most `ARG_REGS` (6).
+        arg_regs: (ARG_REGS - regs) as u8,
         stack_words: u8::try_from(stack).map_err(|_| Refusal::StackTooLarge)?,
         ret_words: u8::try_from(ret_words).map_err(|_| Refusal::UnknownType)?,
     })

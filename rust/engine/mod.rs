@@ -47,6 +47,7 @@ pub(crate) mod site;
 
 use crate::{
     arch::{
+        frame::Frame,
         fused::FusedStub,
         fused_layout::Call,
         patcher::{Patch, PatchStats, Patcher, Round},
@@ -54,6 +55,7 @@ use crate::{
         ret_trampoline::{self, RET_STUB_AT},
         trampoline::{self, Template},
     },
+    btf::{self, FuncIndex, FuncModel, Refusal},
     dispatch::{assist, list, list::OpsList, ret, ret::RetTable},
     functions::Func,
     sys, vec,
@@ -71,12 +73,13 @@ fn eopnotsupp() -> Error {
     Error::from_errno(-95)
 }
 
-/// Stack-passed argument words of `func`, from its BTF model; why not, if it has none ftramp
-/// can use (the rule is `core`-only, shared with the host's `ret_census`).
-fn stack_words(func: &Func) -> core::result::Result<usize, &'static str> {
-    crate::btf::model::ret_stack_words(crate::denylist::never_returns(&func.name), || {
-        crate::btf::model_of(func)
-    })
+/// Stack-passed argument words of `func`, from its BTF `model`; why not, if it has none
+/// ftramp can use (the rule is `core`-only, shared with the host's `ret_census`).
+fn stack_words(
+    func: &Func,
+    model: core::result::Result<FuncModel, Refusal>,
+) -> core::result::Result<usize, &'static str> {
+    crate::btf::model::ret_stack_words(crate::denylist::never_returns(&func.name), || model)
 }
 
 /// One of a site's three dispatch `call`s (see [`plan::Targets`]).
@@ -104,6 +107,11 @@ pub(crate) struct SiteView<'a> {
     pub(crate) ret_layout: Option<(usize, usize, crate::arch::ret_trampoline::RetLayout)>,
     /// Its entry dispatch calls a fused stub of this many slots (0: none).
     pub(crate) fused: usize,
+    /// What its trampoline saves.
+    pub(crate) frame: Frame,
+    /// Offset of its trampoline's dispatch `call`, and the trampoline's length.
+    pub(crate) dispatch: usize,
+    pub(crate) len: usize,
 }
 
 /// What a change does to a site's fused stub.
@@ -172,6 +180,8 @@ pub(crate) struct Engine {
     refusal: Option<&'static str>,
     /// Return trampolines detached and waiting for their calls to return ([`RetTramp`]).
     draining: Option<KBox<RetTramp>>,
+    /// vmlinux's functions in its BTF, to find a function's model fast.
+    btf_funcs: FuncIndex,
 }
 
 // SAFETY: the raw pointers are to ops registered by their owners and to kernel objects; all
@@ -200,6 +210,7 @@ impl Engine {
             kept: 0,
             rets: RetTable::new(),
             refusal: None,
+            btf_funcs: FuncIndex::new(),
             draining: None,
         })
     }
@@ -252,7 +263,7 @@ impl Engine {
         };
         out.push(
             Patch {
-                site: site.dispatch(&self.tmpl),
+                site: site.dispatch(),
                 target: entry_only,
             },
             GFP_KERNEL,
@@ -380,9 +391,13 @@ impl Engine {
                 p.created.reserve(1, GFP_KERNEL)?;
                 fault::point()?;
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-                let mut site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop)?;
+                // The model gives the entry frame (lean with one, full without) and, for return
+                // ops, the stack arguments.
+                let model = btf::model_of(func, &mut self.btf_funcs);
+                let frame = Frame::of(model.ok().map(|m| m.arg_regs));
+                let mut site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop, frame)?;
                 if t.returns > 0 {
-                    let words = stack_words(func).map_err(|why| {
+                    let words = stack_words(func, model).map_err(|why| {
                         self.refusal = Some(why);
                         eopnotsupp()
                     });
@@ -438,7 +453,8 @@ impl Engine {
                 // the entry trampoline calls now; the round then switches both.
                 let old = plan::targets(site.attached.iter().map(|&o| (o, kind_of(o))));
                 let entry = self.resolve(old.entry, Dispatch::Entry, cur)?;
-                let words = stack_words(&site.func).map_err(|why| {
+                let model = btf::model_of(&site.func, &mut self.btf_funcs);
+                let words = stack_words(&site.func, model).map_err(|why| {
                     self.refusal = Some(why);
                     eopnotsupp()
                 })?;
@@ -768,7 +784,7 @@ impl Engine {
         let to = |d, t| self.resolve(t, d, cur).unwrap_or(self.nop.addr());
         let mut patches = [
             Patch {
-                site: site.dispatch(&self.tmpl),
+                site: site.dispatch(),
                 target: to(Dispatch::EntryOnly, t.entry_only),
             },
             Patch { site: 0, target: 0 },
@@ -1147,6 +1163,9 @@ impl Engine {
                 inflight: s.ret.as_ref().map_or(0, |r| r.inflight()),
                 ret_layout: s.ret.as_ref().map(|r| r.layout()),
                 fused: s.fused.as_ref().map_or(0, FusedStub::slots),
+                frame: s.frame,
+                dispatch: s.call,
+                len: s.len,
             }
         })
     }
@@ -1205,11 +1224,6 @@ impl Engine {
     /// The trampoline region.
     pub(crate) fn region(&self) -> (usize, usize) {
         self.pool.region()
-    }
-
-    /// `(length, offset of the dispatch call)` of the trampolines.
-    pub(crate) fn layout(&self) -> (usize, usize) {
-        self.tmpl.layout()
     }
 }
 

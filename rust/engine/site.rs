@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     arch::{
+        frame::Frame,
         fused::FusedStub,
         pool::{self, Pool, SiteKind, Slot},
         trampoline::{Template, MODE_LEN},
@@ -43,20 +44,27 @@ pub(crate) struct Site {
     pub(crate) ret: Option<KBox<RetTramp>>,
     /// The fused stub its entry dispatch calls, while it has 2..`fused_max` entry ops.
     pub(crate) fused: Option<FusedStub>,
+    /// What its trampoline saves (from the function's BTF model).
+    pub(crate) frame: Frame,
+    /// Offset of the trampoline's dispatch `call` (it follows the frame's save).
+    pub(crate) call: usize,
+    /// Length of the trampoline.
+    pub(crate) len: usize,
     /// Dropped last: the function's module stays pinned until nothing refers to it.
     pub(crate) module: ModuleRef,
 }
 
 impl Site {
-    /// Allocates a site for `func` with `ops` as its only ops and writes its trampoline, whose
-    /// call goes to `target` (the nop target: the round that attaches `ops` switches it on).
-    /// Not yet started with ftrace.
+    /// Allocates a site for `func` with `ops` as its only ops and writes its trampoline, with
+    /// entry frame `frame`, whose call goes to `target` (the nop target: the round that
+    /// attaches `ops` switches it on). Not yet started with ftrace.
     pub(crate) fn new(
         pool: &mut Pool,
         tmpl: &Template,
         func: &Func,
         ops: OpsPtr,
         target: usize,
+        frame: Frame,
     ) -> Result<KBox<Self>> {
         let name = func.try_clone()?;
         fault::point()?;
@@ -71,7 +79,7 @@ impl Site {
         let slot = pool.alloc()?;
         let at = slot.addr();
         let hot_ptr: *const SiteHot = &*hot;
-        let code = match tmpl.build(at, func.ip, hot_ptr as usize, target) {
+        let (code, call) = match tmpl.build(at, func.ip, hot_ptr as usize, target, frame) {
             Ok(c) => c,
             Err(e) => {
                 // Nothing was written: the slot was never reachable.
@@ -82,7 +90,7 @@ impl Site {
         pool::poke(at, code.as_bytes());
         let info = pool.info(&slot);
         // INVARIANT: the trampoline is complete before the handler may see its sites as live.
-        info.sites[0].set(at + tmpl.call, SiteKind::Call, target);
+        info.sites[0].set(at + call, SiteKind::Call, target);
         info.sites[1].set(at, SiteKind::Jmp, at + MODE_LEN);
         Ok(KBox::write(
             boxed,
@@ -95,14 +103,17 @@ impl Site {
                 switches: 0,
                 ret: None,
                 fused: None,
+                frame,
+                call,
+                len: code.as_bytes().len(),
                 module,
             },
         ))
     }
 
     /// Address of the dispatch `call`.
-    pub(crate) fn dispatch(&self, tmpl: &Template) -> usize {
-        self.slot.addr() + tmpl.call
+    pub(crate) fn dispatch(&self) -> usize {
+        self.slot.addr() + self.call
     }
 
     /// How the site dispatches now.

@@ -89,6 +89,7 @@ bool ftramp_fault_detach(void);
 bool ftramp_mutant_no_wait(void);
 /* Test knob (a deliberate bug): trampolines do not disable preemption. */
 bool ftramp_mutant_preemptible(void);
+bool ftramp_mutant_frame(void);
 /* Test knob: binding N (1-based) is left unbound (the direct-branch check must fail). */
 unsigned int ftramp_test_unbind_symbol(void);
 /* Test knob (a deliberate bug): return through __x86_return_thunk, no call depth accounting. */

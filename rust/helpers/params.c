@@ -70,6 +70,11 @@ module_param(mutant_preemptible, bool, 0644);
 MODULE_PARM_DESC(mutant_preemptible,
 		 "Test only, unsafe: trampolines built from now on leave preemption enabled around the dispatch");
 
+static bool mutant_frame;
+module_param(mutant_frame, bool, 0644);
+MODULE_PARM_DESC(mutant_frame,
+		 "Test only, unsafe: lean trampolines built from now on save one argument register fewer than their frame says");
+
 static unsigned int unbind_symbol;
 module_param(unbind_symbol, uint, 0444);
 MODULE_PARM_DESC(unbind_symbol,
@@ -203,6 +208,15 @@ bool ftramp_mutant_preemptible(void)
 {
 #ifdef FTRAMP_TEST_KNOBS
 	return READ_ONCE(mutant_preemptible);
+#else
+	return false;
+#endif
+}
+
+bool ftramp_mutant_frame(void)
+{
+#ifdef FTRAMP_TEST_KNOBS
+	return READ_ONCE(mutant_frame);
 #else
 	return false;
 #endif

@@ -4,7 +4,15 @@
 
 use kernel::{prelude::*, str::CStr};
 
-use crate::{arch::int3, dispatch, engine::Mode, output::Text, sys, tracefs::File, State};
+use crate::{
+    arch::{frame::Frame, int3},
+    dispatch,
+    engine::Mode,
+    output::Text,
+    sys,
+    tracefs::File,
+    State,
+};
 
 /// `direct` (one ops' stub), `fused` (several, a fused stub of direct calls) or `list` (the
 /// list iterator).
@@ -18,6 +26,18 @@ fn mode_name(m: Mode, fused: usize) -> &'static str {
 
 fn bstr(b: &[u8]) -> crate::compat::Bytes<'_> {
     crate::compat::Bytes(b)
+}
+
+/// A site's entry frame in `stats`: `full`, or the count of argument registers saved.
+struct FrameName(Frame);
+
+impl core::fmt::Display for FrameName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Frame::Full => f.write_str("full"),
+            Frame::Args(n) => write!(f, "{n}"),
+        }
+    }
 }
 
 /// `/sys/kernel/tracing/ftramp/enabled_functions`: one line per site.
@@ -131,14 +151,17 @@ impl File<State> for Stats {
         out.line(format_args!("fault_hits: {}", hits))?;
         for s in e.sites() {
             out.line(format_args!(
-                "site {} ops={} mode={} switches={} int3={} stale={} fused_slots={}",
+                "site {} ops={} mode={} switches={} int3={} stale={} fused_slots={} frame={} dispatch={} len={}",
                 bstr(s.name),
                 s.ops,
                 mode_name(s.mode, s.fused),
                 s.switches,
                 s.int3_hits,
                 s.stale_hits,
-                s.fused
+                s.fused,
+                FrameName(s.frame),
+                s.dispatch,
+                s.len
             ))?;
             if let Some((a, b, l)) = s.ret_layout {
                 out.line(format_args!(

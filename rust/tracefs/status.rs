@@ -53,11 +53,6 @@ impl File<State> for Status {
                 used,
                 total
             ))?;
-            let (len, call) = e.layout();
-            out.line(format_args!(
-                "trampoline_layout: len {} dispatch {}",
-                len, call
-            ))?;
         }
         let (checked, total) = symbols::direct_checked();
         out.line(format_args!(

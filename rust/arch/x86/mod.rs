@@ -4,6 +4,8 @@
 //!
 //! - [`encode`]: instruction encoding (`core`-only, host-tested);
 //! - [`trampoline`]: the per-function trampoline and the ops entry stub;
+//! - [`frame`]: the registers a trampoline saves, all or only the arguments' (`core`-only,
+//!   host-tested);
 //! - [`fused`]: the fused stub of a site with several ops, direct calls to each
 //!   ([`fused_layout`]: its code, `core`-only, host-tested);
 //! - [`ret_trampoline`]: the trampoline of a function with return ops, and their stubs;
@@ -15,6 +17,8 @@
 
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod encode;
+#[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
+pub(crate) mod frame;
 pub(crate) mod fused;
 #[allow(unreachable_pub, dead_code)] // `core`-only, shared with the host tests.
 pub(crate) mod fused_layout;

@@ -13,8 +13,9 @@
 //!   rbp+16         the function's return address (parent_ip)
 //!   rbp+8          ip + 5 (the fentry call's return address; skipped at the end)
 //!   rbp            the caller's rbp
-//!   rbp-56..rbp-8  r9 r8 cx dx si di ax: with the three above, a struct ftramp_regs exactly
-//!                  as the entry trampoline lays it out, so every entry callback sees the same
+//!   rbp-64..rbp-8  the frame word, r9 r8 cx dx si di ax: with the three above, a struct
+//!                  ftramp_regs exactly as the entry trampoline's full frame (`frame.rs`) lays
+//!                  it out, so every entry callback sees the same
 //!   below          the call record (`dispatch::ret::CallRecord`): which return ops asked for
 //!                  this call's return, with their ids and cookies; the entry dispatch fills it
 //! ```
@@ -40,11 +41,13 @@ use kernel::prelude::*;
 
 use super::{
     encode::{self, PercpuOp, Reg},
-    trampoline::{return_insn, Code, Template, Writer},
+    frame::{self, Frame},
+    trampoline::{return_insn, Code, Template, Writer, FRAME_POINTER, LEAVE, LOAD_PARENT},
 };
 
-/// Bytes of the saved registers below `%rbp` (seven pushes).
-const SAVED: i32 = 56;
+/// Bytes of the saved registers below `%rbp` (the full frame: seven registers and the frame
+/// word).
+const SAVED: i32 = frame::SIZE as i32;
 /// Offset of the first stack-passed argument from `%rbp`.
 const STACK_ARGS: i32 = 24;
 
@@ -83,39 +86,6 @@ fn code() -> Code {
 }
 
 impl Template {
-    /// `inc %gs:preempt_count; [depth] call target; dec; jnz; [depth] call sched`: one
-    /// dispatch `call` with preemption disabled around it, as the entry trampoline does.
-    /// Returns the offset of the `call`.
-    fn dispatch(&self, w: &mut Writer<'_>, target: usize) -> Result<usize> {
-        let pc = self.preempt_count;
-        w.put(&encode::percpu_rmw(PercpuOp::Inc, self.preempt_width, w.here(), pc).ok_or(ERANGE)?)?;
-        self.account(w)?;
-        let call = w.len;
-        w.put(&encode::call(w.here(), target).ok_or(ERANGE)?)?;
-        w.put(&encode::percpu_rmw(PercpuOp::Dec, self.preempt_width, w.here(), pc).ok_or(ERANGE)?)?;
-        let skip = if self.call_depth != 0 {
-            encode::CALL_DEPTH_LEN
-        } else {
-            0
-        } + encode::REL32_INSN_LEN;
-        w.put(&encode::jnz_short(skip as u8))?;
-        match self.preempt_schedule {
-            0 => {
-                for _ in 0..skip / encode::NOP5.len() {
-                    w.put(&encode::NOP5)?;
-                }
-                for _ in 0..skip % encode::NOP5.len() {
-                    w.put(&[0x90])?;
-                }
-            }
-            f => {
-                self.account(w)?;
-                w.put(&encode::call(w.here(), f).ok_or(ERANGE)?)?;
-            }
-        }
-        Ok(call)
-    }
-
     /// The two halves of the return trampoline `t`, with its entry dispatch calling `entry`
     /// and its return dispatch calling `ret`.
     pub(crate) fn build_ret(
@@ -134,30 +104,20 @@ impl Template {
             len: 0,
         };
         self.account(&mut w)?; // the fentry call that entered
-        w.put(&[0x55, 0x48, 0x89, 0xe5])?; // push %rbp; mov %rsp,%rbp
-        w.put(&[0x50, 0x57, 0x56, 0x52, 0x51, 0x41, 0x50, 0x41, 0x51])?; // ax di si dx cx r8 r9
+        w.put(&FRAME_POINTER)?;
+        // Every register: the body is called with all of them as they were at entry.
+        w.put(Frame::Full.save().as_slice())?;
         w.put(&encode::sub_rsp(record))?;
         w.put(&[0x48, 0xc7, 0x04, 0x24, 0, 0, 0, 0])?; // movq $0,(%rsp): no return asked yet
         w.put(&encode::movabs(Reg::R11, t.inflight as u64))?;
         w.put(&encode::percpu_rmw_r11(PercpuOp::Inc))?;
-        w.put(&[0x48, 0x8b, 0x75, 0x10])?; // mov 16(%rbp),%rsi: parent_ip
+        w.put(&LOAD_PARENT)?;
         w.put(&encode::movabs(Reg::Rdi, t.ip as u64))?;
         w.put(&encode::movabs(Reg::Rdx, t.site as u64))?;
         w.put(&encode::lea_rcx_rsp(record))?; // regs
-        let entry_call = self.dispatch(&mut w, entry)?;
+        let entry_call = self.dispatch(&mut w, entry, false)?;
         // The arguments again, as they were at entry (an entry callback may clobber them).
-        for (op, disp) in [
-            ([0x48u8, 0x8b, 0x45], -8i8), // rax
-            ([0x48, 0x8b, 0x7d], -16),    // rdi
-            ([0x48, 0x8b, 0x75], -24),    // rsi
-            ([0x48, 0x8b, 0x55], -32),    // rdx
-            ([0x48, 0x8b, 0x4d], -40),    // rcx
-            ([0x4c, 0x8b, 0x45], -48),    // r8
-            ([0x4c, 0x8b, 0x4d], -56),    // r9
-        ] {
-            w.put(&op)?;
-            w.put(&[disp as u8])?;
-        }
+        w.put(Frame::Full.restore().as_slice())?;
         // The stack-passed arguments, last first, so the body finds them above its return
         // address exactly as its caller left them.
         for i in (0..t.stack_words).rev() {
@@ -176,20 +136,20 @@ impl Template {
             len: 0,
         };
         w.put(&encode::lea_rsp_rbp(-SAVED - record))?; // drop the copied arguments
-        w.put(&[0x4c, 0x8d, 0x5d, (-SAVED) as i8 as u8])?; // lea -56(%rbp),%r11: regs
+        w.put(&[0x4c, 0x8d, 0x5d, (-SAVED) as i8 as u8])?; // lea -64(%rbp),%r11: regs
                                                            // struct ftramp_ret_regs { ax, dx, regs }, lowest address first.
         w.put(&[0x41, 0x53, 0x52, 0x50])?; // push %r11; push %rdx; push %rax
-        w.put(&[0x48, 0x8b, 0x75, 0x10])?; // mov 16(%rbp),%rsi: parent_ip
+        w.put(&LOAD_PARENT)?;
         w.put(&encode::movabs(Reg::Rdi, t.ip as u64))?;
         w.put(&encode::movabs(Reg::Rdx, t.site as u64))?;
         w.put(&[0x48, 0x89, 0xe1])?; // mov %rsp,%rcx: the ftramp_ret_regs
-        let ret_call = self.dispatch(&mut w, ret)?;
+        let ret_call = self.dispatch(&mut w, ret, false)?;
         // The call is over: nothing after this touches anything but the slot itself and the
         // stack, and the engine waits once more after the count drained before it frees it.
         w.put(&encode::movabs(Reg::R11, t.inflight as u64))?;
         w.put(&encode::percpu_rmw_r11(PercpuOp::Dec))?;
         w.put(&[0x58, 0x5a])?; // pop %rax; pop %rdx
-        w.put(&[0xc9])?; // leave
+        w.put(&[LEAVE])?;
         w.put(&[0x48, 0x83, 0xc4, 0x08])?; // add $8,%rsp: past ip + 5, to the caller
         w.put(&return_insn(w.here())?)?;
         cb.len = w.len;

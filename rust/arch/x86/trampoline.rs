@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-function trampolines, copied from an assembly template into a pool slot with the
+//! Per-function trampolines, generated into a pool slot with the
 //! function's address and its site pointer baked in.
 //!
 //! Entry follows the ftrace direct-call ABI: called from the function's fentry site (or
 //! returned into by ftrace's shared trampoline), with the return address into the function on
 //! top of the stack, the function's own return address above it and the arguments in
 //! registers. The trampoline keeps a frame pointer (so the ORC unwinder's frame-pointer
-//! fallback can walk through generated code), saves what a C callee may clobber, loads
-//! `(ip, parent_ip, site, regs)` and makes one patchable 5-byte `call`: the dispatch site.
+//! fallback can walk through generated code), saves the function's argument registers into a
+//! `struct ftramp_regs` (all of them and `%rax` without a BTF model, only those its arguments
+//! take with one: `frame.rs`), loads `(ip, parent_ip, site, regs)` and makes one patchable
+//! 5-byte `call`: the dispatch site. Its offset depends on the frame, so each site keeps it.
+//!
+//! ```text
+//!   nop5 (mode site)  [depth]  push %rbp; mov %rsp,%rbp  <save>
+//!   mov 16(%rbp),%rsi; movabs $ip,%rdi; movabs $site,%rdx; mov %rsp,%rcx
+//!   inc %gs:preempt_count  [depth]  call <dispatch>  dec %gs:preempt_count
+//!   jnz 1f; [depth] call preempt_schedule_notrace_thunk; 1:  <restore>  leave; ret
+//! ```
 //!
 //! The dispatch runs with preemption disabled (an inline `inc`/`dec` of the per-CPU
 //! preemption counter, of the kernel's width (`encode::Width`), and
@@ -30,74 +39,10 @@
 //!   entered the trampoline and before each `call` it makes ([`encode::call_depth_account`]);
 //!   with the feature off nothing is emitted, so it costs nothing.
 
-use crate::arch::{encode, pool};
+use crate::arch::{encode, frame::Frame, pool};
 use kernel::{ffi, prelude::*};
 
 use crate::sys;
-
-// The template lives in .rodata: it is never executed in place (objtool need not see it), only
-// copied. Placeholders: the two imm64s and the rel32 of the dispatch call.
-core::arch::global_asm!(
-    ".pushsection .rodata.ftramp_template, \"a\"",
-    ".globl ftramp_tmpl_start, ftramp_tmpl_ip, ftramp_tmpl_site, ftramp_tmpl_call",
-    ".globl ftramp_tmpl_ret, ftramp_tmpl_end, ftramp_tmpl_pinc, ftramp_tmpl_pdec",
-    ".globl ftramp_tmpl_sched",
-    "ftramp_tmpl_start:",
-    "pushq %rbp",
-    "movq %rsp, %rbp",
-    // struct ftramp_regs, lowest address first: r9 r8 cx dx si di ax bp ret_ip parent_ip.
-    "pushq %rax",
-    "pushq %rdi",
-    "pushq %rsi",
-    "pushq %rdx",
-    "pushq %rcx",
-    "pushq %r8",
-    "pushq %r9",
-    "movq 16(%rbp), %rsi", // parent_ip: the function's return address
-    "ftramp_tmpl_ip:",
-    "movabsq $0x1111111111111111, %rdi", // ip: the function's fentry address
-    "ftramp_tmpl_site:",
-    "movabsq $0x2222222222222222, %rdx", // the site (the list iterator's argument)
-    "movq %rsp, %rcx",                   // regs
-    "ftramp_tmpl_pinc:",
-    ".byte 0x65, 0xff, 0x04, 0x25, 0, 0, 0, 0", // incl %gs:<preempt count> (or incq)
-    "ftramp_tmpl_call:",
-    ".byte 0xe8, 0, 0, 0, 0", // the dispatch site: call <target>
-    "ftramp_tmpl_pdec:",
-    ".byte 0x65, 0xff, 0x0c, 0x25, 0, 0, 0, 0", // decl %gs:<preempt count> (or decq)
-    ".byte 0x75, 0x05",                         // jnz: no reschedule due
-    "ftramp_tmpl_sched:",
-    ".byte 0xe8, 0, 0, 0, 0", // call preempt_schedule_notrace_thunk (or a nop)
-    "popq %r9",
-    "popq %r8",
-    "popq %rcx",
-    "popq %rdx",
-    "popq %rsi",
-    "popq %rdi",
-    "popq %rax",
-    "leave",
-    "ftramp_tmpl_ret:",
-    "ret",
-    "int3",
-    "int3",
-    "int3",
-    "int3",
-    "ftramp_tmpl_end:",
-    ".popsection",
-    options(att_syntax)
-);
-
-extern "C" {
-    static ftramp_tmpl_start: u8;
-    static ftramp_tmpl_ip: u8;
-    static ftramp_tmpl_site: u8;
-    static ftramp_tmpl_call: u8;
-    static ftramp_tmpl_ret: u8;
-    static ftramp_tmpl_end: u8;
-    static ftramp_tmpl_pinc: u8;
-    static ftramp_tmpl_pdec: u8;
-    static ftramp_tmpl_sched: u8;
-}
 
 /// Largest trampoline the generator may produce.
 const MAX_LEN: usize = pool::SLOT_SIZE;
@@ -105,20 +50,23 @@ const MAX_LEN: usize = pool::SLOT_SIZE;
 /// Length of the mode site at the start of every entry trampoline.
 pub(crate) const MODE_LEN: usize = encode::REL32_INSN_LEN;
 
-/// The generator's layout, fixed at load (whether call depth accounting is emitted is a boot
-/// choice of the kernel), checked against the template once.
+// ftramp_api.h's `struct ftramp_regs` is what `frame.rs` lays out: the frame word at the
+// lowest address, `di` at rbp-16, and the frame pointer, `ret_ip` and `parent_ip` above.
+const _: () = {
+    use crate::arch::frame;
+    use core::mem::{offset_of, size_of};
+    let size = frame::SIZE as usize;
+    assert!(frame::FULL as u32 == sys::FTRAMP_FRAME_FULL);
+    assert!(size_of::<sys::ftramp_regs>() == size + 24);
+    assert!(offset_of!(sys::ftramp_regs, frame) == 0);
+    assert!(offset_of!(sys::ftramp_regs, di) == size - 16);
+    assert!(offset_of!(sys::ftramp_regs, ax) == size - 8);
+};
+
+/// What the generator needs of the running kernel, read once at load: the per-CPU variables
+/// its code touches, and whether call depth accounting is emitted (a boot choice).
 #[derive(Clone, Copy)]
 pub(crate) struct Template {
-    /// Template offsets: the prologue is `[0, t_pinc)`, the epilogue `[t_sched + 5, t_ret)`.
-    t_ip: usize,
-    t_site: usize,
-    t_pinc: usize,
-    t_sched: usize,
-    t_ret: usize,
-    /// Offset of the dispatch `call` in generated code.
-    pub(crate) call: usize,
-    /// Length of generated code.
-    len: usize,
     /// `%gs`-relative address of the preemption counter.
     pub(super) preempt_count: usize,
     /// Its operand size in the kernel's own `preempt_disable()`/`preempt_enable()`.
@@ -127,11 +75,6 @@ pub(crate) struct Template {
     pub(super) preempt_schedule: usize,
     /// `%gs`-relative address of the call depth counter, 0 when call depth tracking is off.
     pub(super) call_depth: usize,
-}
-
-fn template_bytes(len: usize) -> &'static [u8] {
-    // SAFETY: `ftramp_tmpl_start` is followed by `len` bytes of the template in .rodata.
-    unsafe { core::slice::from_raw_parts(core::ptr::addr_of!(ftramp_tmpl_start), len) }
 }
 
 /// Appends instructions to generated code placed at a known address.
@@ -158,72 +101,19 @@ impl Writer<'_> {
     }
 }
 
+/// `push %rbp; mov %rsp, %rbp`.
+pub(super) const FRAME_POINTER: [u8; 4] = [0x55, 0x48, 0x89, 0xe5];
+/// `mov 16(%rbp), %rsi`: `parent_ip`, the function's return address.
+pub(super) const LOAD_PARENT: [u8; 4] = [0x48, 0x8b, 0x75, 0x10];
+/// `mov %rsp, %rcx`: `regs`.
+const REGS_ARG: [u8; 3] = [0x48, 0x89, 0xe1];
+/// `leave`.
+pub(super) const LEAVE: u8 = 0xc9;
+
 impl Template {
-    /// Reads the template's layout and checks that the placeholders are where the code below
-    /// writes (a change to the assembly that breaks that fails the load, not a CPU).
+    /// Reads what the generator needs of the running kernel.
     pub(crate) fn get() -> Result<Self> {
-        let at = |p: *const u8| p as usize;
-        let start = at(core::ptr::addr_of!(ftramp_tmpl_start));
-        let off = |p: *const u8| at(p) - start;
-        // Only the addresses of the template's labels are taken.
-        let (t_len, t_ip, t_site, t_call, t_ret, t_pinc, t_pdec, t_sched) = (
-            off(core::ptr::addr_of!(ftramp_tmpl_end)),
-            off(core::ptr::addr_of!(ftramp_tmpl_ip)),
-            off(core::ptr::addr_of!(ftramp_tmpl_site)),
-            off(core::ptr::addr_of!(ftramp_tmpl_call)),
-            off(core::ptr::addr_of!(ftramp_tmpl_ret)),
-            off(core::ptr::addr_of!(ftramp_tmpl_pinc)),
-            off(core::ptr::addr_of!(ftramp_tmpl_pdec)),
-            off(core::ptr::addr_of!(ftramp_tmpl_sched)),
-        );
-        let b = template_bytes(t_len);
-        let ok = b[t_ip..t_ip + 2] == [0x48, 0xbf]
-            && b[t_site..t_site + 2] == [0x48, 0xba]
-            && t_site + encode::MOVABS_LEN < t_pinc
-            && b[t_pinc..t_pinc + 3] == [0x65, 0xff, 0x04]
-            && t_pinc + encode::PERCPU_RMW_LEN == t_call
-            && b[t_call] == encode::CALL_OPCODE
-            && t_call + encode::REL32_INSN_LEN == t_pdec
-            && b[t_pdec..t_pdec + 3] == [0x65, 0xff, 0x0c]
-            && t_pdec + encode::PERCPU_RMW_LEN + 2 == t_sched
-            && b[t_sched] == encode::CALL_OPCODE
-            && b[t_ret] == 0xc3
-            && t_ret + encode::REL32_INSN_LEN <= t_len;
-        if !ok {
-            pr_err!("trampoline template layout is not what the generator expects\n");
-            return Err(EINVAL);
-        }
-        // SAFETY: no preconditions.
-        let call_depth = unsafe { sys::ftramp_call_depth_addr() } as usize;
-        let d = if call_depth != 0 {
-            encode::CALL_DEPTH_LEN
-        } else {
-            0
-        };
-        // Generated: mode [depth] prologue inc [depth] call dec jnz [depth] call-sched
-        // epilogue ret
-        let call = MODE_LEN + d + t_pinc + encode::PERCPU_RMW_LEN + d;
-        let epilogue = t_ret - (t_sched + encode::REL32_INSN_LEN);
-        let len = call
-            + encode::REL32_INSN_LEN
-            + encode::PERCPU_RMW_LEN
-            + 2
-            + d
-            + encode::REL32_INSN_LEN
-            + epilogue
-            + encode::REL32_INSN_LEN;
-        if len > MAX_LEN {
-            pr_err!("trampoline of {} bytes does not fit a slot\n", len);
-            return Err(EINVAL);
-        }
         Ok(Self {
-            t_ip,
-            t_site,
-            t_pinc,
-            t_sched,
-            t_ret,
-            call,
-            len,
             // SAFETY: no preconditions.
             preempt_count: unsafe { sys::ftramp_preempt_count_addr() } as usize,
             // SAFETY: no preconditions.
@@ -234,14 +124,9 @@ impl Template {
             },
             // SAFETY: no preconditions.
             preempt_schedule: unsafe { sys::ftramp_preempt_schedule_addr() } as usize,
-            call_depth,
+            // SAFETY: no preconditions.
+            call_depth: unsafe { sys::ftramp_call_depth_addr() } as usize,
         })
-    }
-
-    /// `(length, offset of the dispatch call)` of every trampoline (`status`, for the tests
-    /// that decode generated code).
-    pub(crate) fn layout(&self) -> (usize, usize) {
-        (self.len, self.call)
     }
 
     /// Call depth accounting for a `call` at the writer's position (nothing when it is off).
@@ -253,41 +138,16 @@ impl Template {
         Ok(())
     }
 
-    /// The trampoline bytes for function `ip` with site pointer `site`, placed at `at` and
-    /// dispatching to `target`.
-    pub(crate) fn build(&self, at: usize, ip: usize, site: usize, target: usize) -> Result<Code> {
-        let mut code = Code {
-            bytes: [encode::INT3; MAX_LEN],
-            len: 0,
-        };
-        let t = template_bytes(self.t_ret);
-        let mut w = Writer {
-            b: &mut code.bytes,
-            at,
-            len: 0,
-        };
-        // SAFETY: plain read of a test knob.
-        let mutant = unsafe { sys::ftramp_mutant_preemptible() };
+    /// `inc %gs:preempt_count; [depth] call target; dec; jnz; [depth] call sched`: one
+    /// dispatch `call` with preemption disabled around it. Returns the offset of the `call`.
+    /// `mutant` (a test knob) leaves preemption enabled.
+    pub(super) fn dispatch(&self, w: &mut Writer<'_>, target: usize, mutant: bool) -> Result<usize> {
         let pc = self.preempt_count;
-
-        // The mode site: a `nop` while the function has no return ops, a `jmp` to its return
-        // trampoline while it has (switched like a dispatch site, see `ret_trampoline.rs`).
-        w.put(&encode::NOP5)?;
-        // The fentry `call` that entered: accounted here, as BPF's trampolines do.
-        self.account(&mut w)?;
-        let prologue = w.len;
-        w.put(&t[..self.t_pinc])?;
-        w.b[prologue + self.t_ip..prologue + self.t_ip + encode::MOVABS_LEN]
-            .copy_from_slice(&encode::movabs(encode::Reg::Rdi, ip as u64));
-        w.b[prologue + self.t_site..prologue + self.t_site + encode::MOVABS_LEN]
-            .copy_from_slice(&encode::movabs(encode::Reg::Rdx, site as u64));
         let inc = encode::percpu_rmw(encode::PercpuOp::Inc, self.preempt_width, w.here(), pc)
             .ok_or(ERANGE)?;
         w.put(if mutant { &encode::NOP8 } else { &inc })?;
-        self.account(&mut w)?;
-        if w.len != self.call {
-            return Err(EINVAL);
-        }
+        self.account(w)?;
+        let call = w.len;
         w.put(&encode::call(w.here(), target).ok_or(ERANGE)?)?;
         let dec = encode::percpu_rmw(encode::PercpuOp::Dec, self.preempt_width, w.here(), pc)
             .ok_or(ERANGE)?;
@@ -309,21 +169,69 @@ impl Template {
                 }
             }
             _ if mutant => {
-                self.account(&mut w)?;
+                self.account(w)?;
                 w.put(&encode::NOP5)?;
             }
             f => {
-                self.account(&mut w)?;
+                self.account(w)?;
                 w.put(&encode::call(w.here(), f).ok_or(ERANGE)?)?;
             }
         }
-        w.put(&t[self.t_sched + encode::REL32_INSN_LEN..self.t_ret])?;
-        w.put(&return_insn(w.here())?)?;
-        if w.len != self.len {
-            return Err(EINVAL);
+        Ok(call)
+    }
+
+    /// The trampoline for function `ip` with site pointer `site` and entry frame `frame`,
+    /// placed at `at` and dispatching to `target`; returns it with the offset of its dispatch
+    /// `call`.
+    pub(crate) fn build(
+        &self,
+        at: usize,
+        ip: usize,
+        site: usize,
+        target: usize,
+        frame: Frame,
+    ) -> Result<(Code, usize)> {
+        let mut code = Code {
+            bytes: [encode::INT3; MAX_LEN],
+            len: 0,
+        };
+        let mut w = Writer {
+            b: &mut code.bytes,
+            at,
+            len: 0,
+        };
+        // SAFETY: plain reads of test knobs.
+        let (mutant, lean_mutant) =
+            unsafe { (sys::ftramp_mutant_preemptible(), sys::ftramp_mutant_frame()) };
+
+        // The mode site: a `nop` while the function has no return ops, a `jmp` to its return
+        // trampoline while it has (switched like a dispatch site, see `ret_trampoline.rs`).
+        w.put(&encode::NOP5)?;
+        // The fentry `call` that entered: accounted here, as BPF's trampolines do.
+        self.account(&mut w)?;
+        w.put(&FRAME_POINTER)?;
+        match frame {
+            // The test knob's bug: one argument register fewer saved than the frame word
+            // says, and restored from a slot never written.
+            Frame::Args(n) if lean_mutant && n > 0 => {
+                let save = Frame::Args(n - 1).save();
+                let insns = save.as_slice();
+                // All of it but the last byte, the `push $word`'s immediate: this frame's.
+                w.put(&insns[..insns.len() - 1])?;
+                w.put(&[frame.word()])?;
+            }
+            _ => w.put(frame.save().as_slice())?,
         }
-        code.len = self.len;
-        Ok(code)
+        w.put(&LOAD_PARENT)?;
+        w.put(&encode::movabs(encode::Reg::Rdi, ip as u64))?;
+        w.put(&encode::movabs(encode::Reg::Rdx, site as u64))?;
+        w.put(&REGS_ARG)?;
+        let call = self.dispatch(&mut w, target, mutant)?;
+        w.put(frame.restore().as_slice())?;
+        w.put(&[LEAVE])?;
+        w.put(&return_insn(w.here())?)?;
+        code.len = w.len;
+        Ok((code, call))
     }
 
     /// The do-nothing target, placed at `at`: a bare return (what a site ftrace would not

@@ -9,6 +9,8 @@ pub mod command;
 pub mod denylist;
 #[path = "../../arch/x86/encode.rs"]
 pub mod encode;
+#[path = "../../arch/x86/frame.rs"]
+pub mod frame;
 #[path = "../../resolve/filter.rs"]
 pub mod filter;
 #[path = "../../arch/x86/fused_layout.rs"]
@@ -24,6 +26,8 @@ pub mod recursion;
 #[path = "../../arch/x86/sequence.rs"]
 pub mod sequence;
 
+#[cfg(test)]
+mod frame_tests;
 #[cfg(test)]
 mod fused_tests;
 #[cfg(test)]
