@@ -5,14 +5,15 @@
 # iterator. Every change of the function's ops builds a new stub and switches the
 # dispatch call to it; the old one is freed after the wait.
 #
-# (a) ops 0, 1, then 4 (guarded: through its assist wrapper) and 2 on ftramp_target_a,
+# (a) ops 0, 1, then 4 (guarded: under the stub's guard) and 2 on ftramp_target_a,
 #     with fused_max 3 for the fourth: the site's mode is fused at 2 and 3 ops and list at
 #     4, fused again when one leaves; fused_max=0 makes the next change go to the list.
 #     After each change every ops saw every call (kthread callers on every CPU).
 # (b) What the dispatch call really reaches, read back from the text (not ftramp's word):
 #     in fused mode a stub in ftramp's region whose `call`s, decoded with the ops pointer
 #     each loads, are exactly the attached ops in attach order, each to its callback (or,
-#     guarded, to one common wrapper); in list mode the list iterator, outside the region.
+#     guarded, called under the stub's one guard); in list mode the slot's list entry,
+#     which jumps to the list iterator.
 # (c) Slots: each fused stub holds slots while it is live, and when every ops is gone the
 #     pool is back where it started (a retired stub leaked, or freed twice, shows here).
 # (d) Fused stubs never take the last quarter of the pool: with max_sites=16, a second
@@ -34,8 +35,10 @@ read -r region _ <<< "$(status_field trampolines)"
 region_lo=${region%-*} region_hi=${region#*-}
 ksym_like() { awk -v p="$1" '$3 ~ p { print $1; exit }' /proc/kallsyms; }
 list_iter=$(ksym_like 'dispatch4list9list_iter$|dispatch4list9list_iter17h')
-assist=$(ksym_like 'dispatch6assist10ops_assist')
-[ -n "$list_iter" ] && [ -n "$assist" ] || fail "no list_iter ($list_iter) or ops_assist ($assist) in kallsyms"
+take=$(ksym_like 'guard16fused_guard_take$|guard16fused_guard_take17h')
+release=$(ksym_like 'guard19fused_guard_release$|guard19fused_guard_release17h')
+[ -n "$list_iter" ] && [ -n "$take" ] && [ -n "$release" ] ||
+  fail "no list_iter ($list_iter), fused_guard_take ($take) or fused_guard_release ($release) in kallsyms"
 
 # check N MODE OPS...: the site has N ops in MODE, every ops saw every call, and (b).
 check() {
@@ -57,31 +60,57 @@ assert b[0] == 0xe8, b.hex()
 print('%x' % ((a + 5 + int.from_bytes(b[1:5], 'little', signed=True)) & (2**64 - 1)))" "$disp" "$(printf '%x' $(( 0x$tramp + tcall )))") ||
     fail "the dispatch site is not a call: $disp"
   case $mode in
-    list) [ "$stub" = "$list_iter" ] || fail "list mode, but the dispatch calls $stub, not list_iter ($list_iter)" ;;
+    list)
+      # The slot's list entry (its last 16 bytes): movabs $site,%rdx; jmp list_iter.
+      [ "$stub" = "$(printf '%x' $(( 0x$tramp + 240 )))" ] || fail "list mode, but the dispatch calls $stub, not the slot's list entry"
+      local entry
+      entry=$(tpeek "$stub" 15) || fail "peek at the list entry"
+      o=$(python3 -c "import sys; b = bytes.fromhex(sys.argv[1]); a = int(sys.argv[2], 16)
+assert b[:2] == bytes.fromhex('48ba') and b[10] == 0xe9, b.hex()
+print('%x' % ((a + 15 + int.from_bytes(b[11:15], 'little', signed=True)) & (2**64 - 1)))" "$entry" "$stub") ||
+        fail "the list entry at $stub is not movabs; jmp: $entry"
+      [ "$o" = "$list_iter" ] || fail "the list entry jumps to $o, not list_iter ($list_iter)" ;;
     fused)
       (( 0x$stub >= region_lo && 0x$stub < region_hi )) || fail "fused mode, but the dispatch calls $stub, outside $region"
       local code want="" o
       code=$(tpeek "$stub" 256) || fail "peek at the stub"
       for k in "$@"; do want+=" $(ctl_ops_addr "$k")"; done
-      o=$(python3 - "$stub" "$code" "$assist" <<'EOF'
+      o=$(python3 - "$stub" "$code" "$take" "$release" <<'EOF'
 import sys
-at, b, assist = int(sys.argv[1], 16), bytes.fromhex(sys.argv[2]), int(sys.argv[3], 16)
+at, b, take, release = int(sys.argv[1], 16), bytes.fromhex(sys.argv[2]), int(sys.argv[3], 16), int(sys.argv[4], 16)
 assert b[:7] == bytes.fromhex("554889e5575651"), "prologue " + b[:7].hex()
-off, rdx, out = 7, None, []
+off, rdx, out, took, released, under = 7, None, [], 0, 0, False
+rbx = b[off] == 0x53  # push %rbx: the guard's bit
+off += rbx
 while True:
-    if b[off:off + 2] == b"\x48\x8b":
+    if b[off:off + 4] == bytes.fromhex("488b5de0"):  # mov -32(%rbp),%rbx
+        off += 4
+    elif b[off:off + 2] == b"\x48\x8b":
         off += 12
     elif b[off:off + 2] == b"\x48\xba":
         rdx = int.from_bytes(b[off + 2:off + 10], "little"); off += 10
     elif b[off] == 0x65:
         off += 10
+    elif b[off:off + 2] in (b"\x89\xc3", b"\x89\xdf"):  # mov %eax,%ebx / %ebx,%edi
+        off += 2
+    elif b[off:off + 2] == b"\x85\xdb" and b[off + 2] == 0x78:  # test %ebx,%ebx; js
+        under = True; off += 4
     elif b[off] == 0xe8:
         t = (at + off + 5 + int.from_bytes(b[off + 1:off + 5], "little", signed=True)) & (2**64 - 1)
-        out.append("%x:%s" % (rdx, "assist" if t == assist else "cb")); off += 5
+        if t == take:
+            took += 1
+        elif t == release:
+            released += 1
+        else:
+            out.append("%x:%s" % (rdx, "guarded" if under else "cb"))
+        under = False; off += 5
     elif b[off] == 0xc9:
         break
     else:
         raise SystemExit("unexpected byte %02x at +%d: %s" % (b[off], off, b.hex()))
+guarded = any(o.endswith(":guarded") for o in out)
+if (took, released, rbx) != ((1, 1, True) if guarded else (0, 0, False)):
+    raise SystemExit("guard taken %d, released %d times, rbx saved %s, with%s guarded ops" % (took, released, rbx, "" if guarded else "out"))
 print(" ".join(out))
 EOF
 ) || fail "decoding the fused stub at $stub: $o"
@@ -90,8 +119,8 @@ EOF
       [ "$got" = "$want" ] || fail "the fused stub calls ops [$got ], want [$want ] (attach order)"
       for g in $o; do
         k=$(ops_by_addr "${g%%:*}")
-        if [ "$k" -ge 4 ]; then [ "${g#*:}" = assist ] || fail "guarded ops $k called without its guard"
-        else [ "${g#*:}" = cb ] || fail "self-guarded ops $k called through the guard"; fi
+        if [ "$k" -ge 4 ]; then [ "${g#*:}" = guarded ] || fail "guarded ops $k called without the stub's guard"
+        else [ "${g#*:}" = cb ] || fail "self-guarded ops $k called under the guard"; fi
       done
       diag "fused, $n ops: stub at $stub calls [$o ], $(fused_slots ftramp_target_a) slot(s)" ;;
   esac

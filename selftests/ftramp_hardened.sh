@@ -159,11 +159,19 @@ def fail(msg):
 if b[:7] != bytes.fromhex("554889e5575651"):
     fail("no prologue (push rbp; mov rsp,rbp; push rdi, rsi, rcx)")
 off, calls, last = 7, 0, None
+rbx = b[off] == 0x53  # push %rbx: the stub takes the recursion guard for guarded ops
+off += rbx
 while b[off] != 0xc9:
-    if b[off:off + 2] == b"\x48\x8b":
+    if b[off:off + 4] == bytes.fromhex("488b5de0"):  # mov -32(%rbp),%rbx
+        off += 4
+    elif b[off:off + 2] == b"\x48\x8b":
         off += 12
     elif b[off:off + 2] == b"\x48\xba":
         off += 10
+    elif b[off:off + 2] in (b"\x89\xc3", b"\x89\xdf"):  # the guard's bit in/out of %ebx
+        off += 2
+    elif b[off:off + 2] == b"\x85\xdb" and b[off + 2] == 0x78:  # test %ebx,%ebx; js
+        off += 4
     elif b[off] == 0x65:
         var = (int.from_bytes(b[off + 5:off + 9], "little", signed=True) & (2**64 - 1)
                if b[off + 3] == 0x3c else
@@ -183,9 +191,10 @@ r = off + 1
 problem = return_problem(b, at, r, thunk, placeholder, its)
 if problem:
     fail(f"after leave: {problem}")
-if calls != 2:
-    fail(f"{calls} calls, want 2")
-print(f"# fused stub {at:x}: 2 calls{', each accounted' if depth == 'yes' else ''}, return "
+want = 2 + 2 * rbx  # the two callbacks, and the guard's take and release
+if calls != want:
+    fail(f"{calls} calls, want {want}")
+print(f"# fused stub {at:x}: {calls} calls{', each accounted' if depth == 'yes' else ''}, return "
       f"{'jmp %x' % thunk if b[r] == 0xe9 else 'ret; int3'}")
 EOF
 }

@@ -4,8 +4,9 @@
 # follows ftrace's rule (trace_test_and_set_recursion at TRACE_LIST_START): ftramp_test_ops
 # "guard N" registers its own guarded ops on ftramp_target_a, _b and _c, whose callback
 # calls b from a's call and c from b's, and makes N calls of a in task context; "guard N
-# list" adds a second ops on a: a fused stub calls both (the default), or, with
-# fused_max=0, the list iterator, which takes the first bit. The
+# list" adds a second ops on a: a fused stub calls both under one guard (the default), or,
+# with fused_max=0, the list iterator, which takes the first bit; "guard N mixed" adds a
+# self-guarded ops on c, which c's fused stub must still call when its guard is refused. The
 # callback must run for every a and every b (the one transition entry) and for no c (the
 # context's bit and the transition bit held); the targets count all 3N calls; stats'
 # guard_skips grows by N. The other half of the rule, that an interrupt's callbacks still
@@ -41,9 +42,12 @@ guard_check() {
   diag "${1:-one ops per site}${1:+, fused_max $(knob fused_max)}: $N calls of a, the guarded callback ran for each a and b, refused each c ($((g1 - g0)) guard skips)"
 }
 guard_check ""
-# Two ops on a: a fused stub (each guarded ops through its own assist wrapper, as when it
-# is alone), then with fused stubs off the list iterator, whose guard takes the bit first.
+# Two ops on a: a fused stub (one guard for its guarded ops, taken in the stub), then with
+# fused stubs off the list iterator, whose guard takes the bit first.
 guard_check list
+# A self-guarded ops beside the guarded one on c: c's fused stub, refused, skips only the
+# guarded callback (ftramp_test_ops checks the self-guarded one ran N times).
+guard_check mixed
 set_knob fused_max 0
 guard_check list
 set_knob fused_max 16

@@ -1096,16 +1096,32 @@ static void guard_extra_cb(unsigned long ip, unsigned long parent_ip,
 {
 }
 
-static int guard_run(unsigned long n, bool list)
+static atomic_long_t guard_self_seen;
+
+static void guard_self_cb(unsigned long ip, unsigned long parent_ip,
+			  struct ftramp_ops *ops, struct ftramp_regs *regs)
+{
+	atomic_long_inc(&guard_self_seen);
+}
+
+/*
+ * "guard N mixed": besides, a self-guarded ops (FTRAMP_OPS_FL_RECURSION) on c, so c's
+ * site has a fused stub with one guarded and one self-guarded ops: with the guard
+ * refused at c the stub skips the guarded callback and still calls the self-guarded
+ * one, N times.
+ */
+static int guard_run(unsigned long n, bool list, bool mixed)
 {
 	static struct ftramp_ops ops = { .func = guard_cb };
 	static struct ftramp_ops extra = { .func = guard_extra_cb };
+	static struct ftramp_ops self = { .func = guard_self_cb, .flags = FTRAMP_OPS_FL_RECURSION };
 	unsigned long i;
-	long seen[3];
+	long seen[3], self_seen;
 	int ret, k;
 
 	for (k = 0; k < ARRAY_SIZE(guard_seen); k++)
 		atomic_long_set(&guard_seen[k], 0);
+	atomic_long_set(&guard_self_seen, 0);
 	ret = ftramp_set_filter(&ops, "ftramp_target_a ftramp_target_b ftramp_target_c", 1);
 	if (!ret)
 		ret = ftramp_register_ops(&ops);
@@ -1114,7 +1130,13 @@ static int guard_run(unsigned long n, bool list)
 		if (!ret)
 			ret = ftramp_register_ops(&extra);
 	}
+	if (!ret && mixed) {
+		ret = ftramp_set_filter(&self, "ftramp_target_c", 1);
+		if (!ret)
+			ret = ftramp_register_ops(&self);
+	}
 	if (ret) {
+		ftramp_unregister_ops(&self);
 		ftramp_unregister_ops(&extra);
 		ftramp_unregister_ops(&ops);
 		return ret;
@@ -1130,11 +1152,19 @@ static int guard_run(unsigned long n, bool list)
 	ret = ftramp_unregister_ops(&ops);
 	if (list && !ret)
 		ret = ftramp_unregister_ops(&extra);
+	if (mixed && !ret)
+		ret = ftramp_unregister_ops(&self);
 	for (k = 0; k < ARRAY_SIZE(guard_seen); k++)
 		seen[k] = atomic_long_read(&guard_seen[k]);
 	if (seen[0] != n || seen[1] != n || seen[2] != 0) {
 		pr_err("guard%s: the callback ran for a %ld, b %ld, c %ld times in %lu calls; want %lu, %lu, 0\n",
 		       list ? " (a in list mode)" : "", seen[0], seen[1], seen[2], n, n, n);
+		return -EPROTO;
+	}
+	self_seen = atomic_long_read(&guard_self_seen);
+	if (mixed && self_seen != n) {
+		pr_err("guard mixed: the self-guarded ops on c ran %ld times in %lu calls; want %lu (the stub's guard refused, only the guarded ops skipped)\n",
+		       self_seen, n, n);
 		return -EPROTO;
 	}
 	return ret;
@@ -1283,8 +1313,9 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t len,
 	} else if (!strcmp(cmd, "guard")) {
 		char mode[8] = "";
 
-		if (sscanf(buf + n, "%lu %7s", &a, mode) >= 1 && (!*mode || !strcmp(mode, "list")))
-			ret = guard_run(a, !strcmp(mode, "list"));
+		if (sscanf(buf + n, "%lu %7s", &a, mode) >= 1 &&
+		    (!*mode || !strcmp(mode, "list") || !strcmp(mode, "mixed")))
+			ret = guard_run(a, !strcmp(mode, "list"), !strcmp(mode, "mixed"));
 	} else if (!strcmp(cmd, "fprobe")) {
 		ret = fprobe_ctl(buf + n);
 	} else if (sscanf(buf + n, "%d", &kr) == 1 && kr >= NR_OPS && kr < NR_OPS + NR_ROPS) {

@@ -36,10 +36,15 @@ pub(crate) fn addr() -> usize {
     ops_assist as *const () as usize
 }
 
-/// What an ops' entry stub (and a fused stub's call of it) reaches: its callback `func` when
-/// its `flags` say it guards itself (`FTRAMP_OPS_FL_RECURSION`), else [`ops_assist`].
+/// Whether an ops with `flags` guards itself (`FTRAMP_OPS_FL_RECURSION`).
+pub(crate) fn guards_itself(flags: ffi::c_ulong) -> bool {
+    flags & sys::FTRAMP_OPS_FL_RECURSION as ffi::c_ulong != 0
+}
+
+/// What an ops' entry stub reaches: its callback `func` when its `flags` say it guards itself,
+/// else [`ops_assist`]. (A fused stub calls the callback and guards it itself.)
 pub(crate) fn entry_target(func: usize, flags: ffi::c_ulong) -> usize {
-    if flags & sys::FTRAMP_OPS_FL_RECURSION as ffi::c_ulong != 0 {
+    if guards_itself(flags) {
         func
     } else {
         addr()

@@ -100,6 +100,74 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Hands the guard over to generated code as its bit (a fused stub keeps it in a
+    /// register): released by [`Guard::release_bit`], not by drop.
+    fn into_bit(self) -> u32 {
+        let bit = self.bit;
+        core::mem::forget(self);
+        bit
+    }
+
+    /// Releases bit `bit` of the running task's word.
+    ///
+    /// # Safety
+    ///
+    /// `bit` came from [`Guard::into_bit`] in this task and context, and was not released.
+    unsafe fn release_bit(bit: u32) {
+        // SAFETY: `init()` succeeded before the guard was taken.
+        let task = unsafe { this_cpu::current_task() };
+        // SAFETY: as in `enter`: the running task's `trace_recursion`.
+        let word = unsafe {
+            task.cast::<u8>()
+                .add(TRACE_RECURSION.load(Ordering::Relaxed))
+                .cast::<ffi::c_ulong>()
+        };
+        // INVARIANT: the running task's word, whose bit `bit` the guard handed over by
+        // `into_bit` set (function safety requirement); dropped right here.
+        drop(Self { word, bit });
+    }
+}
+
+/// The recursion guard of a fused stub's ops that do not guard themselves
+/// (`arch/x86/fused_layout.rs`): taken once before its first ops, for all of them, instead of
+/// one `ops_assist` call each. Returns the bit taken, or -1 if ftrace's rule refuses (the
+/// stub then skips those ops, and still calls the ones that guard themselves).
+///
+/// # Safety
+///
+/// Called only by a fused stub, which releases a bit it got with [`fused_guard_release`] in
+/// the same context before it returns.
+pub(crate) unsafe extern "C" fn fused_guard_take(
+    ip: ffi::c_ulong,
+    parent_ip: ffi::c_ulong,
+) -> ffi::c_int {
+    // SAFETY: ftramp's dispatch code runs only after module init (`init()`); the bit is
+    // released by the stub (function safety requirement).
+    match unsafe { Guard::enter(ip, parent_ip) } {
+        Some(g) => g.into_bit() as ffi::c_int,
+        None => -1,
+    }
+}
+
+/// Releases what [`fused_guard_take`] took.
+///
+/// # Safety
+///
+/// `bit` is what `fused_guard_take` returned in this context (not -1), not yet released.
+pub(crate) unsafe extern "C" fn fused_guard_release(bit: ffi::c_int) {
+    // SAFETY: by the function's safety requirements.
+    unsafe { Guard::release_bit(bit as u32) };
+}
+
+/// Addresses of [`fused_guard_take`] and [`fused_guard_release`], for encoding `call`s.
+pub(crate) fn fused_guard_addrs() -> (usize, usize) {
+    (
+        fused_guard_take as *const () as usize,
+        fused_guard_release as *const () as usize,
+    )
+}
+
 impl Drop for Guard {
     #[inline(always)]
     fn drop(&mut self) {

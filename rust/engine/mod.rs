@@ -56,7 +56,7 @@ use crate::{
         trampoline::{self, Template},
     },
     btf::{self, FuncIndex, FuncModel, Refusal},
-    dispatch::{assist, list, list::OpsList, ret, ret::RetTable},
+    dispatch::{assist, list::OpsList, ret, ret::RetTable},
     functions::Func,
     sys, vec,
 };
@@ -85,8 +85,11 @@ fn stack_words(
 /// One of a site's three dispatch `call`s (see [`plan::Targets`]).
 #[derive(Clone, Copy)]
 enum Dispatch {
-    EntryOnly,
+    /// The entry trampoline's, with the site's list entry (what it calls in list mode).
+    EntryOnly(usize),
+    /// The return trampoline's entry dispatch.
     Entry,
+    /// The return trampoline's return dispatch.
     Ret,
 }
 
@@ -237,9 +240,9 @@ impl Engine {
         };
         Ok(match (to, d) {
             (To::Nop, _) => self.nop.addr(),
-            (To::Stub(o), Dispatch::EntryOnly | Dispatch::Entry) => stub(o).ok_or(EINVAL)?,
+            (To::Stub(o), Dispatch::EntryOnly(_) | Dispatch::Entry) => stub(o).ok_or(EINVAL)?,
             (To::Stub(o), Dispatch::Ret) => stub(o).ok_or(EINVAL)? + RET_STUB_AT,
-            (To::Iter, Dispatch::EntryOnly) => list::addr_of_iter(),
+            (To::Iter, Dispatch::EntryOnly(list_entry)) => list_entry,
             (To::Iter, Dispatch::Entry) => ret::addr_of_list_iter(),
             (To::Iter, Dispatch::Ret) => ret::addr_of_ret_iter(),
         })
@@ -259,7 +262,7 @@ impl Engine {
     ) -> Result {
         let entry_only = match fused {
             Some(stub) => stub,
-            None => self.resolve(t.entry_only, Dispatch::EntryOnly, cur)?,
+            None => self.resolve(t.entry_only, Dispatch::EntryOnly(site.list_entry()), cur)?,
         };
         out.push(
             Patch {
@@ -544,10 +547,7 @@ impl Engine {
             .iter()
             .filter(|&&o| kind_of(o) == Kind::Entry)
             .count();
-        // Fused stubs never take the last quarter of the pool: sites and ops stubs, which
-        // cannot do without a slot, keep it.
-        let room = |need: usize| self.pool.available() >= need + self.pool.capacity() / 4;
-        if n > max || !FusedStub::slots_needed(&self.tmpl, n).is_some_and(room) {
+        if n > max {
             return Ok(none);
         }
         fault::point()?;
@@ -557,10 +557,17 @@ impl Engine {
             calls.push(
                 Call {
                     ops: o.key() as u64,
-                    target: assist::entry_target(func, flags),
+                    target: func,
+                    guarded: !assist::guards_itself(flags),
                 },
                 GFP_KERNEL,
             )?;
+        }
+        // Fused stubs never take the last quarter of the pool: sites and ops stubs, which
+        // cannot do without a slot, keep it.
+        let room = |need: usize| self.pool.available() >= need + self.pool.capacity() / 4;
+        if !FusedStub::slots_needed(&self.tmpl, &calls).is_some_and(room) {
+            return Ok(none);
         }
         if let Some(f) = self.sites.get(&ip).and_then(|s| s.fused.as_ref()) {
             if f.calls(&calls) {
@@ -785,7 +792,7 @@ impl Engine {
         let mut patches = [
             Patch {
                 site: site.dispatch(),
-                target: to(Dispatch::EntryOnly, t.entry_only),
+                target: to(Dispatch::EntryOnly(site.list_entry()), t.entry_only),
             },
             Patch { site: 0, target: 0 },
             Patch { site: 0, target: 0 },
@@ -1010,7 +1017,7 @@ impl Engine {
         flags: kernel::ffi::c_ulong,
         filter: &[Func],
     ) -> Result<Slot> {
-        let self_guarded = flags & sys::FTRAMP_OPS_FL_RECURSION as kernel::ffi::c_ulong != 0;
+        let self_guarded = assist::guards_itself(flags);
         let target = assist::entry_target(func, flags);
         fault::point()?;
         let slot = self.pool.alloc()?;

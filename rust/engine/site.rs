@@ -17,7 +17,7 @@ use crate::{
         frame::Frame,
         fused::FusedStub,
         pool::{self, Pool, SiteKind, Slot},
-        trampoline::{Template, MODE_LEN},
+        trampoline::{Template, LIST_ENTRY_AT, MODE_LEN},
     },
     dispatch::list::SiteHot,
     functions::Func,
@@ -79,7 +79,7 @@ impl Site {
         let slot = pool.alloc()?;
         let at = slot.addr();
         let hot_ptr: *const SiteHot = &*hot;
-        let (code, call) = match tmpl.build(at, func.ip, hot_ptr as usize, target, frame) {
+        let (code, call, len) = match tmpl.build(at, func.ip, hot_ptr as usize, target, frame) {
             Ok(c) => c,
             Err(e) => {
                 // Nothing was written: the slot was never reachable.
@@ -105,7 +105,7 @@ impl Site {
                 fused: None,
                 frame,
                 call,
-                len: code.as_bytes().len(),
+                len,
                 module,
             },
         ))
@@ -119,6 +119,12 @@ impl Site {
     /// How the site dispatches now.
     pub(crate) fn mode(&self) -> Mode {
         plan::mode(self.attached.len())
+    }
+
+    /// What its entry dispatch `call` reaches in list mode: its slot's list entry, which loads
+    /// the site pointer and jumps to the list iterator.
+    pub(crate) fn list_entry(&self) -> usize {
+        self.slot.addr() + LIST_ENTRY_AT
     }
 
     /// The site pointer baked into its trampolines (the iterators' argument).

@@ -21,8 +21,8 @@
  *	ftrace calls the callback straight from its trampoline) | ftrace_assist
  *	(FTRACE_OPS_FL_RECURSION: ftrace's recursion guard) | kprobe | fprobe |
  *	direct (the floor: register_ftrace_direct with the samples' minimal
- *	trampoline) | direct_regs (the same, saving the 7 argument registers like
- *	ftramp's trampoline does) | busy_ftramp / busy_ftrace (TRACEE itself stays
+ *	trampoline) | direct_regs (the same, with the frame ftramp's trampoline
+ *	builds for the two-argument bench tracee: 2 registers and the frame word) | busy_ftramp / busy_ftrace (TRACEE itself stays
  *	unhooked while NOPS ops hook ftramp_target_a and, for ftramp, a second
  *	ops hooks the 100 ftramp_target_batch_* functions).
  *	Entry+return kinds (every handler empty, every entry asks for the
@@ -197,22 +197,14 @@ asm(
 	ASM_ENDBR
 "	pushq %rbp\n"
 "	movq %rsp, %rbp\n"
-"	pushq %rax\n"
-"	pushq %rdi\n"
-"	pushq %rsi\n"
-"	pushq %rdx\n"
-"	pushq %rcx\n"
-"	pushq %r8\n"
-"	pushq %r9\n"
+"	subq $56, %rsp\n"
+"	movq %rdi, -16(%rbp)\n"
+"	movq %rsi, -24(%rbp)\n"
+"	pushq $2\n"
 	CALL_DEPTH_ACCOUNT
 "	call ftramp_bench_floor_fn\n"
-"	popq %r9\n"
-"	popq %r8\n"
-"	popq %rcx\n"
-"	popq %rdx\n"
-"	popq %rsi\n"
-"	popq %rdi\n"
-"	popq %rax\n"
+"	movq -16(%rbp), %rdi\n"
+"	movq -24(%rbp), %rsi\n"
 "	leave\n"
 	ASM_RET
 "	.size		ftramp_bench_floor_regs, .-ftramp_bench_floor_regs\n"

@@ -109,7 +109,7 @@ class Run:
 ROWS = [  # (label, kind, nops, compared with)
     ("no hook (nop'ed fentry)", "none", 0, None),
     ("floor: direct trampoline (push rbp; call; leave; ret)", "direct", 1, None),
-    ("floor + saving 7 registers (ftramp's frame)", "direct_regs", 1, None),
+    ("floor + ftramp's lean frame for 2 arguments", "direct_regs", 1, None),
     ("**ftramp, 1 ops (direct dispatch)**", "ftramp", 1, ("ftrace", 1)),
     ("ftrace, 1 ops (own trampoline)", "ftrace", 1, None),
     ("ftramp, 1 ops, ftramp's recursion guard", "ftramp_assist", 1, ("ftrace_assist", 1)),
@@ -418,8 +418,8 @@ def goals13(out, ic, wl):
                "`prog->active` per CPU, and takes `rcu_read_lock` and `migrate_disable`), so it "
                "is compared with ftramp ops that ask for ftramp's guard (no "
                "`FTRAMP_OPS_FL_RECURSION`); the self-guarded rows are in the per-call table. "
-               "The tracee takes no arguments, so neither trampoline saves argument registers "
-               "for its sake, except ftramp's fixed frame.\n")
+               "The bench tracee takes two arguments; ftramp's and BPF's trampolines both save "
+               "just those two registers (their BTF model).\n")
 
 
 def lockdep_table(out, ic, td):
@@ -455,11 +455,13 @@ def profile(out, ic):
     out.append("|---|---:|---|")
     out.append(f"| floor: fentry `call`→trampoline, `push rbp; mov rsp,rbp`, `call` callback, "
                f"empty callback (`nop5; ret`), `leave; ret` | {fmt(fl)} | `direct` row |")
-    out.append(f"| save + restore `rax rdi rsi rdx rcx r8 r9` (7 push, 7 pop) | {fmt(fr_ - fl)} "
+    out.append(f"| the lean frame of a 2-argument function: `sub $56,%rsp`, 2 `mov` in, "
+               f"`push $2` (the frame word), 2 `mov` out | {fmt(fr_ - fl)} "
                f"| `direct_regs` − `direct` |")
-    out.append(f"| load the callback's 4 arguments (`mov 16(%rbp),%rsi`, 2× `movabs`, "
-               f"`mov %rsp,%rcx`), the ops entry stub (`movabs $ops,%rdx; jmp`), and "
-               f"preemption off/on around the call (`incl`, `decl`, `jnz`) | {fmt(ft1 - fr_)} "
+    out.append(f"| the mode site (`nop5`), the callback's arguments (`mov 16(%rbp),%rsi`, "
+               f"`movabs $ip,%rdi`, `mov %rsp,%rcx`; `movabs $site,%rdx` if the trampoline "
+               f"still loads it), the ops entry stub (`movabs $ops,%rdx; jmp`), and "
+               f"preemption off/on around the call (`inc`, `dec`, `jnz`) | {fmt(ft1 - fr_)} "
                f"| ftramp − `direct_regs` |")
     out.append(f"| **ftramp, 1 ops** | **{fmt(ft1)}** | |")
     out.append("")

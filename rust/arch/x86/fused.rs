@@ -9,13 +9,14 @@ use kernel::prelude::*;
 
 use super::{
     encode,
-    fused_layout::{self, Call},
+    fused_layout::{self, Call, GuardFns},
     pool::{self, Pool, Slot, SLOT_SIZE},
     trampoline::{return_insn, Template},
 };
-use crate::vec;
+use crate::{dispatch::guard, vec};
 
-/// Most slots a stub may take (16 ops take 3 with call depth tracking, see the host tests).
+/// Most slots a stub may take (16 guarded ops take 3 with call depth tracking, see the host
+/// tests).
 const MAX_SLOTS: usize = 4;
 
 /// A fused stub: the slots its code is in, the first one entered.
@@ -29,8 +30,8 @@ pub(crate) struct FusedStub {
 }
 
 impl FusedStub {
-    /// Slots a stub of `calls` calls would take, if it can be built.
-    pub(crate) fn slots_needed(tmpl: &Template, calls: usize) -> Option<usize> {
+    /// Slots a stub of `calls` would take, if it can be built.
+    pub(crate) fn slots_needed(tmpl: &Template, calls: &[Call]) -> Option<usize> {
         fused_layout::slots_needed(calls, tmpl.call_depth != 0, SLOT_SIZE)
             .filter(|&n| n <= MAX_SLOTS)
     }
@@ -38,7 +39,7 @@ impl FusedStub {
     /// Writes a stub calling `calls` in order into fresh slots. Not reachable until a round
     /// switches a dispatch `call` to [`FusedStub::addr`]; on error nothing is left allocated.
     pub(crate) fn new(pool: &mut Pool, tmpl: &Template, calls: &[Call]) -> Result<Self> {
-        let n = Self::slots_needed(tmpl, calls.len()).ok_or(E2BIG)?;
+        let n = Self::slots_needed(tmpl, calls).ok_or(E2BIG)?;
         let mut kept = KVec::with_capacity(calls.len(), GFP_KERNEL)?;
         kept.extend_from_slice(calls, GFP_KERNEL)?;
         let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -64,12 +65,14 @@ impl FusedStub {
             }
         }
         let ret = |at| return_insn(at).ok();
+        let (take, release) = guard::fused_guard_addrs();
         if fused_layout::build(
             &addrs[..n],
             &mut code,
             SLOT_SIZE,
             calls,
             tmpl.call_depth,
+            GuardFns { take, release },
             ret,
         )
         .is_none()

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-function trampolines, generated into a pool slot with the
-//! function's address and its site pointer baked in.
+//! Per-function trampolines, generated into a pool slot with the function's address baked
+//! in, and the site's list entry at the end of the slot.
 //!
 //! Entry follows the ftrace direct-call ABI: called from the function's fentry site (or
 //! returned into by ftrace's shared trampoline), with the return address into the function on
@@ -9,15 +9,22 @@
 //! registers. The trampoline keeps a frame pointer (so the ORC unwinder's frame-pointer
 //! fallback can walk through generated code), saves the function's argument registers into a
 //! `struct ftramp_regs` (all of them and `%rax` without a BTF model, only those its arguments
-//! take with one: `frame.rs`), loads `(ip, parent_ip, site, regs)` and makes one patchable
+//! take with one: `frame.rs`), loads `ip`, `parent_ip` and `regs` and makes one patchable
 //! 5-byte `call`: the dispatch site. Its offset depends on the frame, so each site keeps it.
 //!
 //! ```text
 //!   nop5 (mode site)  [depth]  push %rbp; mov %rsp,%rbp  <save>
-//!   mov 16(%rbp),%rsi; movabs $ip,%rdi; movabs $site,%rdx; mov %rsp,%rcx
+//!   mov 16(%rbp),%rsi; movabs $ip,%rdi; mov %rsp,%rcx
 //!   inc %gs:preempt_count  [depth]  call <dispatch>  dec %gs:preempt_count
 //!   jnz 1f; [depth] call preempt_schedule_notrace_thunk; 1:  <restore>  leave; ret
+//!   ... int3 ...
+//!   LIST_ENTRY_AT: movabs $site,%rdx; jmp list_iter
 //! ```
+//!
+//! The third argument is left to the target: an ops' entry stub loads its ops, a fused stub
+//! needs none, and in list mode the dispatch `call` reaches the slot's own *list entry*,
+//! which loads the site (the iterator's argument) and jumps to the iterator. So the direct
+//! and fused paths, the ones that matter, do not load a site they would not use.
 //!
 //! The dispatch runs with preemption disabled (an inline `inc`/`dec` of the per-CPU
 //! preemption counter, of the kernel's width (`encode::Width`), and
@@ -39,7 +46,10 @@
 //!   entered the trampoline and before each `call` it makes ([`encode::call_depth_account`]);
 //!   with the feature off nothing is emitted, so it costs nothing.
 
-use crate::arch::{encode, frame::Frame, pool};
+use crate::{
+    arch::{encode, frame::Frame, pool},
+    dispatch::list,
+};
 use kernel::{ffi, prelude::*};
 
 use crate::sys;
@@ -49,6 +59,10 @@ const MAX_LEN: usize = pool::SLOT_SIZE;
 
 /// Length of the mode site at the start of every entry trampoline.
 pub(crate) const MODE_LEN: usize = encode::REL32_INSN_LEN;
+
+/// Where a trampoline's slot has its list entry (`movabs $site,%rdx; jmp list_iter`): its
+/// last 16 bytes, past any trampoline the generator makes.
+pub(crate) const LIST_ENTRY_AT: usize = MAX_LEN - 16;
 
 // ftramp_api.h's `struct ftramp_regs` is what `frame.rs` lays out: the frame word at the
 // lowest address, `di` at rbp-16, and the frame pointer, `ret_ip` and `parent_ip` above.
@@ -180,9 +194,9 @@ impl Template {
         Ok(call)
     }
 
-    /// The trampoline for function `ip` with site pointer `site` and entry frame `frame`,
-    /// placed at `at` and dispatching to `target`; returns it with the offset of its dispatch
-    /// `call`.
+    /// The slot of function `ip`'s trampoline, with entry frame `frame`, placed at `at` and
+    /// dispatching to `target`, and its list entry for site pointer `site`; returns it with
+    /// the offset of the dispatch `call` and the trampoline's length.
     pub(crate) fn build(
         &self,
         at: usize,
@@ -190,7 +204,7 @@ impl Template {
         site: usize,
         target: usize,
         frame: Frame,
-    ) -> Result<(Code, usize)> {
+    ) -> Result<(Code, usize, usize)> {
         let mut code = Code {
             bytes: [encode::INT3; MAX_LEN],
             len: 0,
@@ -224,14 +238,21 @@ impl Template {
         }
         w.put(&LOAD_PARENT)?;
         w.put(&encode::movabs(encode::Reg::Rdi, ip as u64))?;
-        w.put(&encode::movabs(encode::Reg::Rdx, site as u64))?;
         w.put(&REGS_ARG)?;
         let call = self.dispatch(&mut w, target, mutant)?;
         w.put(frame.restore().as_slice())?;
         w.put(&[LEAVE])?;
         w.put(&return_insn(w.here())?)?;
+        let len = w.len;
+        if len > LIST_ENTRY_AT {
+            return Err(E2BIG);
+        }
+        // The gap stays int3; the list entry ends the slot.
+        w.len = LIST_ENTRY_AT;
+        let entry = encode::ops_stub(w.here(), site as u64, list::addr_of_iter()).ok_or(ERANGE)?;
+        w.put(&entry)?;
         code.len = w.len;
-        Ok((code, call))
+        Ok((code, call, len))
     }
 
     /// The do-nothing target, placed at `at`: a bare return (what a site ftrace would not
