@@ -161,11 +161,15 @@ pub(crate) unsafe extern "C" fn fused_guard_release(bit: ffi::c_int) {
 }
 
 /// Addresses of [`fused_guard_take`] and [`fused_guard_release`], for encoding `call`s.
+///
+/// Opaque to the optimizer (`black_box`): folded into the encoder's rel32 range check, an
+/// address became `function + 0x80000000 - 5`, a relocation into the middle of the function
+/// that objtool (IBT, 7.x) reports as "relocation to !ENDBR".
 pub(crate) fn fused_guard_addrs() -> (usize, usize) {
-    (
+    core::hint::black_box((
         fused_guard_take as *const () as usize,
         fused_guard_release as *const () as usize,
-    )
+    ))
 }
 
 impl Drop for Guard {

@@ -177,7 +177,8 @@ pub(crate) unsafe extern "C" fn list_iter(
     }
 }
 
-/// Address of [`list_iter`], for encoding `call`s.
+/// Address of [`list_iter`], for encoding `call`s (opaque to the optimizer, see
+/// `guard::fused_guard_addrs`).
 pub(crate) fn addr_of_iter() -> usize {
-    list_iter as *const () as usize
+    core::hint::black_box(list_iter as *const () as usize)
 }
