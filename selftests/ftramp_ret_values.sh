@@ -105,6 +105,9 @@ ctl mode 9 noentry && ctl filter 9 "$GLOB" && ctl register 9 || fail "attach ret
 values_run "return hooks"; values_ok "return hooks"
 want=$((6 * total))
 [ "$(ops_count 0)" = $want ] || fail "return hooks: entry-only ops 0 saw $(ops_count 0) of $want calls"
+# The return trampolines' frames are as lean as the entry trampolines' (ops 0, mode args).
+[ "$(args_field 0 checked)" = $want ] && [ "$(args_field 0 wrong)" = 0 ] ||
+  fail "return hooks: ops 0 checked $(args_field 0 checked) frames, $(args_field 0 wrong) wrong (want $want, 0)"
 for f in entries returns; do
   [ "$(rfield 8 $f)" = $want ] || fail "return hooks: ops 8 $f $(rfield 8 $f), want $want"
 done
