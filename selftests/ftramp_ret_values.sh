@@ -16,6 +16,9 @@
 #      without entry_func (cookie 0, value from ret->regs), and entry-only ops 0 on
 #      the same functions: every return seen once, right value, right cookie, and
 #      the callers still get the right results.
+# The return trampolines' frames are checked the same way (ops 0 stays in mode args):
+# shown failing (Dec 2026, 6.12) with return trampolines saving the full frame:
+#   # FAIL: return hooks: ops 0 checked 366000 frames, 366000 wrong (want 366000, 0)
 # The callers' check must be able to fail: ftramp_target oracle_mutant=1 (v8 loses
 # its 8th argument, as a trampoline that loses the second stack word would) must show
 # in values_wrong. The return callbacks' checks: ftramp_test_ops oracle_mutant=3 (a
