@@ -60,7 +60,8 @@ struct ftramp_ops;
  * do; without one (no BTF, a variadic function) it saves all six argument
  * registers and ax (FTRAMP_FRAME_FULL). Read arguments with ftramp_regs_arg(),
  * which returns 0 past ftramp_regs_nr_args(): a field that was not saved holds
- * whatever was on the stack. Return ops' functions always get the full frame.
+ * whatever was on the stack. The same holds for a function with return ops
+ * (its return trampoline saves its argument registers; it always has a model).
  */
 struct ftramp_regs {
 	unsigned long frame;		/* argument registers saved (0-6) | FTRAMP_FRAME_FULL */

@@ -15,6 +15,9 @@
 # Shown failing (Dec 2026):
 #   6.12, claim() in dispatch/recursion.rs without the transition (by hand):
 #     guard: the callback ran for a 20000, b 0, c 0 times in 20000 calls; want 20000, 20000, 0
+#   6.12, "guard N mixed" with fused_max=0 (ftramp loaded so: the list iterator, whose
+#   refused guard skips the whole list, where a fused stub skips only the guarded ops):
+#     ftramp_test_ops: guard mixed: the self-guarded ops on c ran 0 times in 20000 calls; want 20000
 #   7.3, the guard's first version, which took trace_recursion's offset from bindgen (48
 #   bytes off there): the callback ran for a 0, b 0, c 0 times (the word it read had the
 #   bits set), and ftramp_ops_lifecycle.sh, ftramp_hardened.sh and ftramp_ret_recursion.sh

@@ -16,6 +16,9 @@
 #      without entry_func (cookie 0, value from ret->regs), and entry-only ops 0 on
 #      the same functions: every return seen once, right value, right cookie, and
 #      the callers still get the right results.
+# The return trampolines' frames are checked the same way (ops 0 stays in mode args):
+# shown failing (Dec 2026, 6.12) with return trampolines saving the full frame:
+#   # FAIL: return hooks: ops 0 checked 366000 frames, 366000 wrong (want 366000, 0)
 # The callers' check must be able to fail: ftramp_target oracle_mutant=1 (v8 loses
 # its 8th argument, as a trampoline that loses the second stack word would) must show
 # in values_wrong. The return callbacks' checks: ftramp_test_ops oracle_mutant=3 (a
@@ -105,6 +108,9 @@ ctl mode 9 noentry && ctl filter 9 "$GLOB" && ctl register 9 || fail "attach ret
 values_run "return hooks"; values_ok "return hooks"
 want=$((6 * total))
 [ "$(ops_count 0)" = $want ] || fail "return hooks: entry-only ops 0 saw $(ops_count 0) of $want calls"
+# The return trampolines' frames are as lean as the entry trampolines' (ops 0, mode args).
+[ "$(args_field 0 checked)" = $want ] && [ "$(args_field 0 wrong)" = 0 ] ||
+  fail "return hooks: ops 0 checked $(args_field 0 checked) frames, $(args_field 0 wrong) wrong (want $want, 0)"
 for f in entries returns; do
   [ "$(rfield 8 $f)" = $want ] || fail "return hooks: ops 8 $f $(rfield 8 $f), want $want"
 done

@@ -411,6 +411,7 @@ impl Engine {
                             func,
                             site.hot_addr(),
                             words,
+                            frame,
                             nop,
                             ret::addr_of_ret_iter(),
                         )
@@ -468,6 +469,7 @@ impl Engine {
                     &site.func,
                     hot,
                     words,
+                    Frame::of(model.ok().map(|m| m.arg_regs)),
                     entry,
                     ret::addr_of_ret_iter(),
                 )?)

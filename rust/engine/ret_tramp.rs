@@ -26,6 +26,7 @@ use kernel::prelude::*;
 use super::{fault, retire};
 use crate::{
     arch::{
+        frame::Frame,
         pool::{self, Pool, SiteKind, Slot},
         ret_trampoline::{RetLayout, RetTrampoline},
         trampoline::Template,
@@ -93,7 +94,8 @@ pub(crate) struct RetTramp {
 
 impl RetTramp {
     /// Builds the return trampoline of `func` (whose model has `stack_words` words of stack
-    /// arguments), with `site` as the iterators' site pointer and its entry and return
+    /// arguments and argument registers `frame` saves), with `site` as the iterators' site
+    /// pointer and its entry and return
     /// dispatch calling `entry` and `ret`. Nothing can reach it until ftrace is pointed at it.
     pub(crate) fn new(
         pool: &mut Pool,
@@ -101,6 +103,7 @@ impl RetTramp {
         func: &Func,
         site: usize,
         stack_words: usize,
+        frame: Frame,
         entry: usize,
         ret_target: usize,
     ) -> Result<KBox<Self>> {
@@ -124,6 +127,7 @@ impl RetTramp {
             inflight: inflight.percpu_addr(),
             record: ret::RECORD_SIZE,
             stack_words,
+            frame,
         };
         let (ca, cb, layout) = match tmpl.build_ret(&t, entry, ret_target) {
             Ok(c) => c,

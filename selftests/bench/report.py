@@ -459,8 +459,7 @@ def profile(out, ic):
                f"`push $2` (the frame word), 2 `mov` out | {fmt(fr_ - fl)} "
                f"| `direct_regs` − `direct` |")
     out.append(f"| the mode site (`nop5`), the callback's arguments (`mov 16(%rbp),%rsi`, "
-               f"`movabs $ip,%rdi`, `mov %rsp,%rcx`; `movabs $site,%rdx` if the trampoline "
-               f"still loads it), the ops entry stub (`movabs $ops,%rdx; jmp`), and "
+               f"`movabs $ip,%rdi`, `mov %rsp,%rcx`), the ops entry stub (`movabs $ops,%rdx; jmp`), and "
                f"preemption off/on around the call (`inc`, `dec`, `jnz`) | {fmt(ft1 - fr_)} "
                f"| ftramp − `direct_regs` |")
     out.append(f"| **ftramp, 1 ops** | **{fmt(ft1)}** | |")

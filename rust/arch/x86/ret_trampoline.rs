@@ -14,8 +14,9 @@
 //!   rbp+8          ip + 5 (the fentry call's return address; skipped at the end)
 //!   rbp            the caller's rbp
 //!   rbp-64..rbp-8  the frame word, r9 r8 cx dx si di ax: with the three above, a struct
-//!                  ftramp_regs exactly as the entry trampoline's full frame (`frame.rs`) lays
-//!                  it out, so every entry callback sees the same
+//!                  ftramp_regs exactly as the entry trampoline lays it out (`frame.rs`), so
+//!                  every entry callback sees the same; as there, only the registers the
+//!                  function's arguments take are saved (it has a BTF model: it must)
 //!   below          the call record (`dispatch::ret::CallRecord`): which return ops asked for
 //!                  this call's return, with their ids and cookies; the entry dispatch fills it
 //! ```
@@ -45,8 +46,8 @@ use super::{
     trampoline::{return_insn, Code, Template, Writer, FRAME_POINTER, LEAVE, LOAD_PARENT},
 };
 
-/// Bytes of the saved registers below `%rbp` (the full frame: seven registers and the frame
-/// word).
+/// Bytes of the saved registers below `%rbp` (the frame word and seven register slots, saved
+/// or not: `frame.rs`).
 const SAVED: i32 = frame::SIZE as i32;
 /// Offset of the first stack-passed argument from `%rbp`.
 const STACK_ARGS: i32 = 24;
@@ -67,6 +68,8 @@ pub(crate) struct RetTrampoline {
     pub(crate) record: usize,
     /// Stack-passed argument words to copy.
     pub(crate) stack_words: usize,
+    /// The registers its frame saves: the function's argument registers (it has a model).
+    pub(crate) frame: Frame,
 }
 
 /// Lengths of the two halves and offsets of their dispatch `call`s.
@@ -105,8 +108,8 @@ impl Template {
         };
         self.account(&mut w)?; // the fentry call that entered
         w.put(&FRAME_POINTER)?;
-        // Every register: the body is called with all of them as they were at entry.
-        w.put(Frame::Full.save().as_slice())?;
+        // The argument registers: the body is called with them as they were at entry.
+        w.put(t.frame.save().as_slice())?;
         w.put(&encode::sub_rsp(record))?;
         w.put(&[0x48, 0xc7, 0x04, 0x24, 0, 0, 0, 0])?; // movq $0,(%rsp): no return asked yet
         w.put(&encode::movabs(Reg::R11, t.inflight as u64))?;
@@ -117,7 +120,7 @@ impl Template {
         w.put(&encode::lea_rcx_rsp(record))?; // regs
         let entry_call = self.dispatch(&mut w, entry, false)?;
         // The arguments again, as they were at entry (an entry callback may clobber them).
-        w.put(Frame::Full.restore().as_slice())?;
+        w.put(t.frame.restore().as_slice())?;
         // The stack-passed arguments, last first, so the body finds them above its return
         // address exactly as its caller left them.
         for i in (0..t.stack_words).rev() {
