@@ -73,7 +73,10 @@ impl FuncIndex {
         if !self.built {
             let mut ids = KVec::new();
             for id in btf.own_ids() {
-                if btf.raw(id).is_some_and(|t| model::kind(t.info) == model::KIND_FUNC) {
+                if btf
+                    .raw(id)
+                    .is_some_and(|t| model::kind(t.info) == model::KIND_FUNC)
+                {
                     ids.push(id, GFP_KERNEL).ok()?;
                 }
             }

@@ -52,7 +52,7 @@ use crate::{
         fused_layout::Call,
         patcher::{Patch, PatchStats, Patcher, Round},
         pool::{self, Pool, Slot},
-        ret_trampoline::{self, RET_STUB_AT},
+        ret_trampoline::{self, Convention, RET_STUB_AT},
         trampoline::{self, Template},
     },
     btf::{self, FuncIndex, FuncModel, Refusal},
@@ -73,13 +73,19 @@ fn eopnotsupp() -> Error {
     Error::from_errno(-95)
 }
 
-/// Stack-passed argument words of `func`, from its BTF `model`; why not, if it has none
-/// ftramp can use (the rule is `core`-only, shared with the host's `ret_census`).
-fn stack_words(
+/// What `func`'s return trampoline reproduces of its calling convention, from its BTF
+/// `model`; why it cannot have one, if it has no model ftramp can use (the rule is
+/// `core`-only, shared with the host's `ret_census`).
+fn ret_convention(
     func: &Func,
     model: core::result::Result<FuncModel, Refusal>,
-) -> core::result::Result<usize, &'static str> {
-    crate::btf::model::ret_stack_words(crate::denylist::never_returns(&func.name), || model)
+) -> core::result::Result<Convention, &'static str> {
+    let stack_words =
+        crate::btf::model::ret_stack_words(crate::denylist::never_returns(&func.name), || model)?;
+    Ok(Convention {
+        stack_words,
+        frame: Frame::of(model.ok().map(|m| m.arg_regs)),
+    })
 }
 
 /// One of a site's three dispatch `call`s (see [`plan::Targets`]).
@@ -400,18 +406,17 @@ impl Engine {
                 let frame = Frame::of(model.ok().map(|m| m.arg_regs));
                 let mut site = Site::new(&mut self.pool, &self.tmpl, func, ops, nop, frame)?;
                 if t.returns > 0 {
-                    let words = stack_words(func, model).map_err(|why| {
+                    let conv = ret_convention(func, model).map_err(|why| {
                         self.refusal = Some(why);
                         eopnotsupp()
                     });
-                    let r = words.and_then(|words| {
+                    let r = conv.and_then(|conv| {
                         RetTramp::new(
                             &mut self.pool,
                             &self.tmpl,
                             func,
                             site.hot_addr(),
-                            words,
-                            frame,
+                            conv,
                             nop,
                             ret::addr_of_ret_iter(),
                         )
@@ -458,7 +463,7 @@ impl Engine {
                 let old = plan::targets(site.attached.iter().map(|&o| (o, kind_of(o))));
                 let entry = self.resolve(old.entry, Dispatch::Entry, cur)?;
                 let model = btf::model_of(&site.func, &mut self.btf_funcs);
-                let words = stack_words(&site.func, model).map_err(|why| {
+                let conv = ret_convention(&site.func, model).map_err(|why| {
                     self.refusal = Some(why);
                     eopnotsupp()
                 })?;
@@ -468,8 +473,7 @@ impl Engine {
                     &self.tmpl,
                     &site.func,
                     hot,
-                    words,
-                    Frame::of(model.ok().map(|m| m.arg_regs)),
+                    conv,
                     entry,
                     ret::addr_of_ret_iter(),
                 )?)

@@ -26,9 +26,8 @@ use kernel::prelude::*;
 use super::{fault, retire};
 use crate::{
     arch::{
-        frame::Frame,
         pool::{self, Pool, SiteKind, Slot},
-        ret_trampoline::{RetLayout, RetTrampoline},
+        ret_trampoline::{Convention, RetLayout, RetTrampoline},
         trampoline::Template,
     },
     dispatch::ret,
@@ -93,17 +92,15 @@ pub(crate) struct RetTramp {
 }
 
 impl RetTramp {
-    /// Builds the return trampoline of `func` (whose model has `stack_words` words of stack
-    /// arguments and argument registers `frame` saves), with `site` as the iterators' site
-    /// pointer and its entry and return
+    /// Builds the return trampoline of `func` (with calling convention `conv`), with `site` as
+    /// the iterators' site pointer and its entry and return
     /// dispatch calling `entry` and `ret`. Nothing can reach it until ftrace is pointed at it.
     pub(crate) fn new(
         pool: &mut Pool,
         tmpl: &Template,
         func: &Func,
         site: usize,
-        stack_words: usize,
-        frame: Frame,
+        conv: Convention,
         entry: usize,
         ret_target: usize,
     ) -> Result<KBox<Self>> {
@@ -126,8 +123,7 @@ impl RetTramp {
             site,
             inflight: inflight.percpu_addr(),
             record: ret::RECORD_SIZE,
-            stack_words,
-            frame,
+            conv,
         };
         let (ca, cb, layout) = match tmpl.build_ret(&t, entry, ret_target) {
             Ok(c) => c,

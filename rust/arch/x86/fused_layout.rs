@@ -174,7 +174,15 @@ fn walk(
 /// Slots a stub of `calls` takes (`None`: it cannot be built).
 pub fn slots_needed(calls: &[Call], depth: bool, slot_size: usize) -> Option<usize> {
     let guard = calls.iter().any(|c| c.guarded);
-    walk(Shape { calls, guard, depth }, slot_size, |_, _, _| Some(()))
+    walk(
+        Shape {
+            calls,
+            guard,
+            depth,
+        },
+        slot_size,
+        |_, _, _| Some(()),
+    )
 }
 
 /// Writes the stub of `calls` into `code`: `slot_size` bytes for each slot, the slot at

@@ -66,9 +66,17 @@ pub(crate) struct RetTrampoline {
     pub(crate) inflight: usize,
     /// Bytes of the call record below the saved registers.
     pub(crate) record: usize,
+    /// What it reproduces of the function's calling convention.
+    pub(crate) conv: Convention,
+}
+
+/// What a return trampoline reproduces of its function's calling convention (from its BTF
+/// model: a function with return ops always has one).
+#[derive(Clone, Copy)]
+pub(crate) struct Convention {
     /// Stack-passed argument words to copy.
     pub(crate) stack_words: usize,
-    /// The registers its frame saves: the function's argument registers (it has a model).
+    /// The registers its frame saves: the function's argument registers.
     pub(crate) frame: Frame,
 }
 
@@ -109,7 +117,7 @@ impl Template {
         self.account(&mut w)?; // the fentry call that entered
         w.put(&FRAME_POINTER)?;
         // The argument registers: the body is called with them as they were at entry.
-        w.put(t.frame.save().as_slice())?;
+        w.put(t.conv.frame.save().as_slice())?;
         w.put(&encode::sub_rsp(record))?;
         w.put(&[0x48, 0xc7, 0x04, 0x24, 0, 0, 0, 0])?; // movq $0,(%rsp): no return asked yet
         w.put(&encode::movabs(Reg::R11, t.inflight as u64))?;
@@ -120,10 +128,10 @@ impl Template {
         w.put(&encode::lea_rcx_rsp(record))?; // regs
         let entry_call = self.dispatch(&mut w, entry, false)?;
         // The arguments again, as they were at entry (an entry callback may clobber them).
-        w.put(t.frame.restore().as_slice())?;
+        w.put(t.conv.frame.restore().as_slice())?;
         // The stack-passed arguments, last first, so the body finds them above its return
         // address exactly as its caller left them.
-        for i in (0..t.stack_words).rev() {
+        for i in (0..t.conv.stack_words).rev() {
             let (insn, n) = encode::push_rbp_disp(STACK_ARGS + 8 * i as i32);
             w.put(&insn[..n])?;
         }

@@ -155,7 +155,12 @@ impl Template {
     /// `inc %gs:preempt_count; [depth] call target; dec; jnz; [depth] call sched`: one
     /// dispatch `call` with preemption disabled around it. Returns the offset of the `call`.
     /// `mutant` (a test knob) leaves preemption enabled.
-    pub(super) fn dispatch(&self, w: &mut Writer<'_>, target: usize, mutant: bool) -> Result<usize> {
+    pub(super) fn dispatch(
+        &self,
+        w: &mut Writer<'_>,
+        target: usize,
+        mutant: bool,
+    ) -> Result<usize> {
         let pc = self.preempt_count;
         let inc = encode::percpu_rmw(encode::PercpuOp::Inc, self.preempt_width, w.here(), pc)
             .ok_or(ERANGE)?;

@@ -28,7 +28,7 @@ impl Cpu {
         c
     }
     fn word(&mut self, addr: u64) -> &mut u64 {
-        assert!(addr >= STACK && addr % 8 == 0, "{addr:#x}");
+        assert!(addr >= STACK && addr.is_multiple_of(8), "{addr:#x}");
         &mut self.mem[((addr - STACK) / 8) as usize]
     }
     fn push(&mut self, v: u64) {
@@ -80,7 +80,11 @@ const ARGS: [usize; 6] = [7, 6, 2, 1, 8, 9];
 
 #[test]
 fn frames_lay_out_struct_ftramp_regs() {
-    for frame in [0, 1, 2, 3, 4, 5, 6].map(Frame::Args).into_iter().chain([Frame::Full]) {
+    for frame in [0, 1, 2, 3, 4, 5, 6]
+        .map(Frame::Args)
+        .into_iter()
+        .chain([Frame::Full])
+    {
         let mut c = Cpu::new();
         let before = c.r;
         c.run(frame.save().as_slice());
@@ -109,7 +113,10 @@ fn frames_lay_out_struct_ftramp_regs() {
         }
         c.run(frame.restore().as_slice());
         for &r in &ARGS[..n] {
-            assert_eq!(c.r[r], before[r], "{frame:?}: argument register {r} restored");
+            assert_eq!(
+                c.r[r], before[r],
+                "{frame:?}: argument register {r} restored"
+            );
         }
         if frame == Frame::Full {
             assert_eq!(c.r[0], before[0], "full frame restores rax");

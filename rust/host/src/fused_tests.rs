@@ -119,7 +119,11 @@ fn run(bufs: &[Vec<u8>], depth: usize, bit: i32) -> Run {
                     r.released.push(edi);
                 } else {
                     let ops = rdx.take().expect("call without ops");
-                    assert_eq!(target, 0xffff_ffff_8120_0000 + ((ops - 0xffff_8880_0000_1000) / 0x40) as usize * 0x100);
+                    assert_eq!(
+                        target,
+                        0xffff_ffff_8120_0000
+                            + ((ops - 0xffff_8880_0000_1000) / 0x40) as usize * 0x100
+                    );
                     r.calls.push(ops);
                     r.reloads.push(reload);
                     r.accounted.push(acct);
@@ -189,7 +193,8 @@ fn fused_stub_calls_every_ops_in_order_with_its_own_pointer() {
 
 #[test]
 fn fused_stub_takes_one_guard_for_the_ops_that_need_it() {
-    let mixes: [(&str, fn(usize) -> bool); 4] = [
+    type Mix = (&'static str, fn(usize) -> bool);
+    let mixes: [Mix; 4] = [
         ("all guarded", |_| true),
         ("first guarded", |i| i == 0),
         ("last guarded", |i| i % 7 == 6),
