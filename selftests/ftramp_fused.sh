@@ -28,8 +28,6 @@ load_all || fail "loading the modules failed"
 trap unload_all EXIT
 
 used() { stat_field slots | cut -d/ -f1; }
-# Up to 256 bytes of kernel text (ftramp_test_ops' peek; lib.sh's peek reads 16).
-tpeek() { echo "$1 $2" > "$TEST_DIR/peek" && cat "$TEST_DIR/peek"; }
 fused_slots() { awk -v f="$1" '$1 == "site" && $2 == f { for (i = 3; i <= NF; i++) if ($i ~ /^fused_slots=/) { sub(/.*=/, "", $i); print $i } }' "$FTRAMP_DIR/stats"; }
 read -r region _ <<< "$(status_field trampolines)"
 region_lo=${region%-*} region_hi=${region#*-}
@@ -42,7 +40,7 @@ release=$(ksym_like 'guard19fused_guard_release$|guard19fused_guard_release17h')
 
 # check N MODE OPS...: the site has N ops in MODE, every ops saw every call, and (b).
 check() {
-  local n=$1 mode=$2 line tramp disp stub; shift 2
+  local n=$1 mode=$2 line tramp stub; shift 2
   line=$(site_line ftramp_target_a)
   echo "$line" | grep -q "ops=$n mode=$mode " || fail "want ops=$n mode=$mode: '$line'"
   ctl zero; echo 1 > "$TARGET_DIR/reset"
@@ -54,11 +52,7 @@ check() {
   tramp=$(echo "$line" | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
   tcall=$(site_field ftramp_target_a dispatch)
   [ -n "$tcall" ] || fail "no dispatch offset for ftramp_target_a in stats"
-  disp=$(tpeek "$(printf '%x' $(( 0x$tramp + tcall )))" 5) || fail "peek at the dispatch call"
-  stub=$(python3 -c "import sys; b = bytes.fromhex(sys.argv[1]); a = int(sys.argv[2], 16)
-assert b[0] == 0xe8, b.hex()
-print('%x' % ((a + 5 + int.from_bytes(b[1:5], 'little', signed=True)) & (2**64 - 1)))" "$disp" "$(printf '%x' $(( 0x$tramp + tcall )))") ||
-    fail "the dispatch site is not a call: $disp"
+  stub=$(call_dest "$(printf '%x' $(( 0x$tramp + tcall )))") || fail "the dispatch site: $stub"
   case $mode in
     list)
       # The slot's list entry (its last 16 bytes): movabs $site,%rdx; jmp list_iter.

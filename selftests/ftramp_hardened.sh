@@ -137,14 +137,11 @@ check_tramp fused
 
 # The fused stub the dispatch call reaches with two hooks: the same rules for its calls
 # (each accounted right before it) and its return.
-tpeek() { echo "$1 $2" > "$TEST_DIR/peek" && cat "$TEST_DIR/peek"; }
 check_fused() {
-  local tramp disp stub code
+  local tramp stub code
   tramp=$(site_line ftramp_target_a | sed -n 's/.*tramp=0x\([0-9a-f]*\).*/\1/p')
   site_line ftramp_target_a | grep -q "mode=fused" || fail "two hooks, but not fused: $(site_line ftramp_target_a)"
-  disp=$(tpeek "$(printf '%x' $(( 0x$tramp + call )))" 5) || fail "peek at the dispatch call"
-  stub=$(python3 -c "import sys; b = bytes.fromhex(sys.argv[1]); a = int(sys.argv[2], 16)
-print('%x' % ((a + 5 + int.from_bytes(b[1:5], 'little', signed=True)) & (2**64 - 1)))" "$disp" "$(printf '%x' $(( 0x$tramp + call )))")
+  stub=$(call_dest "$(printf '%x' $(( 0x$tramp + call )))") || fail "the dispatch site: $stub"
   code=$(tpeek "$stub" 256) || fail "peek at the fused stub $stub"
   PYTHONPATH=$SELFTESTS_DIR python3 - "$stub" "$code" "$depth" "$thunk" "$placeholder" "$its" "$depth_var" <<'EOF' || exit $KSFT_FAIL
 import sys

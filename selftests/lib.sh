@@ -288,6 +288,20 @@ peek_to() {
   return $rc
 }
 peek() { local h; peek_to h "$1" "$2" && echo "$h"; }
+# tpeek ADDR LEN: the same for up to 256 bytes (ftramp_test_ops' peek), for tests that
+# decode whole trampolines and stubs.
+tpeek() { echo "$1 $2" > "$TEST_DIR/peek" && cat "$TEST_DIR/peek"; }
+# call_dest ADDR: where the 5-byte `call` at ADDR (hex) goes, in hex; fails if it is no call.
+call_dest() {
+  local b
+  b=$(tpeek "$1" 5) || return 1
+  PYTHONPATH=$SELFTESTS_DIR python3 -c "import sys
+from ftramp_codecheck import branch_dest
+b = bytes.fromhex(sys.argv[1])
+if b[0] != 0xe8:
+    sys.exit('not a call: ' + b.hex())
+print('%x' % branch_dest(b, int(sys.argv[2], 16), 0))" "$b" "$1"
+}
 
 # fentry_locate FUNC...: FENTRY[FUNC] = its fentry sites (" ADDR..."; empty if it has
 # none), from the kernel's available_filter_functions_addrs: one pass over it for all
