@@ -22,6 +22,10 @@
 //!   frame costs 6 instructions instead of 14. The other slots are left unwritten, and the frame
 //!   word says so to `ftramp_regs_arg()`, which returns 0 for an argument past the count.
 //!
+//! The frame word makes the frame 72 bytes with the frame pointer, an odd number of words: the
+//! x86-64 kernel keeps only 8-byte stack alignment (`-mpreferred-stack-boundary=3`, clang's
+//! `-mstack-alignment=8`), as its own C calling Rust does, so no padding word is spent on it.
+//!
 //! `%rax` is not live at a non-variadic function's entry (SysV passes nothing in it; only a
 //! variadic callee reads `%al`, and the kernel, built without SSE, does not even do that), and
 //! `%r10`/`%r11` are never argument registers of kernel C; a callback may clobber all of them.
