@@ -75,7 +75,7 @@ entry_hooks() { # LABEL
   [ "$n" = 6 ] || fail "$1: the glob hooked $n functions, not 6: $(cat "$FTRAMP_DIR/enabled_functions")"
 }
 entry_hooks "entry hooks"
-for fr in v1:1 v6:6 v7:6 v8:6 v16:2 vs24:2; do
+for fr in v1:1 v6:6 v7:6 v8:6 v16:3 vs24:2; do
   got=$(site_field "ftramp_target_${fr%:*}" frame)
   [ "$got" = "${fr#*:}" ] || fail "ftramp_target_${fr%:*}: frame=$got, want ${fr#*:} (the argument registers of its BTF model)"
 done
@@ -85,7 +85,7 @@ for k in 0 4; do
 done
 [ "$(args_field 0 checked)" = $((6 * total)) ] || fail "entry hooks: ops 0 checked the registers of $(args_field 0 checked) of $((6 * total)) calls"
 [ "$(args_field 0 wrong)" = 0 ] || fail "entry hooks: ops 0 found $(args_field 0 wrong) calls whose regs were not exactly the arguments"
-diag "lean frames: v1 1, v6-v8 6, v16 2, vs24 2 registers saved; ops 0 found all $((6 * total)) frames exact"
+diag "lean frames: v1 1, v6-v8 6, v16 3 (2 and one for its struct return), vs24 2 registers saved; ops 0 found all $((6 * total)) frames exact"
 
 # Both checks can fail: ftramp mutant_frame=1 builds lean trampolines that save one
 # register fewer than they restore (and say).
@@ -98,7 +98,20 @@ echo 0 > "$MFRAME"
 [ "$(args_field 0 wrong)" -gt 0 ] || fail "mutant_frame=1: ops 0 found no wrong frame"
 diag "ftramp mutant_frame=1: the callers saw $(target_count values_wrong) wrong results, ops 0 $(args_field 0 wrong) wrong frames (as they must)"
 for k in 0 4; do ctl unregister $k || fail "detach ops $k"; done
-entry_hooks "entry hooks again"
+# The frames again with ops 0 alone (the trampoline calls its stub) and, with fused_max=0,
+# beside ops 4 on the list iterator (through the slot's list entry).
+args_ok() { # LABEL
+  [ "$(args_field 0 checked)" = $((6 * total)) ] && [ "$(args_field 0 wrong)" = 0 ] ||
+    fail "$1: ops 0 checked $(args_field 0 checked) of $((6 * total)) frames, $(args_field 0 wrong) wrong"
+}
+ctl mode 0 args && ctl filter 0 "$GLOB" && ctl register 0 || fail "attach ops 0 alone"
+grep -q '^ftramp_target_v1 ops=1 mode=direct ' "$FTRAMP_DIR/enabled_functions" || fail "ops 0 alone: not direct: $(site_line ftramp_target_v1)"
+values_run "one ops" 500; values_ok "one ops"; args_ok "one ops"
+set_knob fused_max 0
+ctl filter 4 "$GLOB" && ctl register 4 || fail "attach ops 4 (list)"
+grep -q '^ftramp_target_v1 ops=2 mode=list ' "$FTRAMP_DIR/enabled_functions" || fail "fused_max=0: not list: $(site_line ftramp_target_v1)"
+values_run "list" 500; values_ok "list"; args_ok "list"
+set_knob fused_max 16
 ctl unregister 4 || fail "detach ops 4"
 
 # Return hooks (needs the engine's return trampolines).
@@ -148,10 +161,14 @@ grep -q 'variadic' "$FTRAMP_DIR/error_log" || fail "error_log does not say why: 
 assert_detached seq_printf
 diag "seq_printf ret: EOPNOTSUPP, error_log: $(grep -o 'variadic[^\n]*' "$FTRAMP_DIR/error_log" | head -1)"
 # ... while an entry hook on it is fine, with the full frame (no model: everything saved).
+# vmlinux's functions are found through ftramp's index of its BTF (the value functions
+# above are a module's): vfs_read(file, buf, count, pos) gets 4 registers.
 echo "seq_printf count" > "$FTRAMP_DIR/hooks" || fail "an entry hook on seq_printf was refused"
+echo "vfs_read count" >> "$FTRAMP_DIR/hooks" || fail "an entry hook on vfs_read was refused"
 [ "$(site_field seq_printf frame)" = full ] || fail "seq_printf (variadic): frame=$(site_field seq_printf frame), want full"
+[ "$(site_field vfs_read frame)" = 4 ] || fail "vfs_read: frame=$(site_field vfs_read frame), want 4"
 : > "$FTRAMP_DIR/hooks"
-assert_detached seq_printf
+assert_detached seq_printf vfs_read
 # ... a function that never returns (its calls would stay inside forever) ...
 echo > "$FTRAMP_DIR/error_log"
 err=$( { echo "do_exit ret" > "$FTRAMP_DIR/hooks"; } 2>&1 ) && fail "a return hook on do_exit was accepted"

@@ -316,17 +316,19 @@ static int value_fn(unsigned long ip)
 
 /*
  * What the entry frame of a value function must hold: exactly the argument
- * registers its BTF model says its arguments take (v1: 1, v6..v8: 6, v16: 2,
- * vs24: 2, its struct being on the stack), each holding what the caller passed
- * (ftramp_values_args()), and 0 from ftramp_regs_arg() past them.
+ * registers its BTF model says its arguments take (v1: 1, v6..v8: 6, vs24: 2,
+ * its struct being on the stack; v16: its 2 and one more, saved because it
+ * returns a 16-byte struct, which a packed one would make a hidden pointer in
+ * di), the arguments holding what the caller passed (ftramp_values_args()), and
+ * 0 from ftramp_regs_arg() past them.
  */
 static void check_args(int k, unsigned long ip, const struct ftramp_regs *regs)
 {
-	static const unsigned int nregs[NR_VF] = {
-		[VF_V1] = 1, [VF_V6] = 6, [VF_V7] = 6, [VF_V8] = 6, [VF_V16] = 2, [VF_VS24] = 2,
+	static const unsigned int saved[NR_VF] = {
+		[VF_V1] = 1, [VF_V6] = 6, [VF_V7] = 6, [VF_V8] = 6, [VF_V16] = 3, [VF_VS24] = 2,
 	};
 	unsigned long v[FTRAMP_VALUES_ARGS], want[6];
-	int fn = value_fn(ip), n, i;
+	int fn = value_fn(ip), n, args, i;
 	bool bad;
 
 	if (fn < 0)
@@ -336,9 +338,10 @@ static void check_args(int k, unsigned long ip, const struct ftramp_regs *regs)
 		want[i] = v[i];
 	if (fn == VF_VS24)	/* vs24(k = a, trio, m = h) */
 		want[1] = v[7];
-	n = nregs[fn];
+	n = saved[fn];
+	args = fn == VF_V16 ? 2 : n;
 	bad = regs->frame != n || ftramp_regs_nr_args(regs) != n;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < args; i++)
 		bad |= ftramp_regs_arg(regs, i) != want[i];
 	if (n < 6)
 		bad |= ftramp_regs_arg(regs, n) != 0;

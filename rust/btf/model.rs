@@ -158,7 +158,10 @@ pub struct FuncModel {
     pub nr_args: u8,
     /// Argument registers they take, from `%rdi` on (a struct may take two, an argument on
     /// the stack none, a hidden return pointer `%rdi`): always the first `arg_regs` of the six,
-    /// as SysV assigns them in order. What a lean entry frame saves.
+    /// as SysV assigns them in order. What a lean entry frame saves. One more for a function
+    /// returning a struct of up to 16 bytes, in case it is packed (then returned through a
+    /// hidden pointer); a packed struct argument goes to memory, so its registers counted here
+    /// are only more than needed.
     pub arg_regs: u8,
     /// 8-byte words of arguments its callers pass on the stack, above the return address.
     pub stack_words: u8,
@@ -213,7 +216,13 @@ enum Pass {
     /// Nothing: `void`, an empty struct.
     Nothing,
     /// In `words` registers (1 or 2), or on the stack if they are not left.
-    Regs { words: u32, int128: bool },
+    Regs {
+        words: u32,
+        int128: bool,
+        /// A struct or union: passed in registers only if none of its fields is misaligned,
+        /// which BTF's size alone does not tell (a packed struct goes to memory).
+        aggregate: bool,
+    },
     /// Always in memory: `words` stack words as an argument.
     Memory { words: u32 },
 }
@@ -230,10 +239,12 @@ fn classify(types: &impl Types, mut id: u32, is_ret: bool) -> Result<Pass, Refus
             Ty::Int { size: 1..=8 } | Ty::Enum { size: 1..=8 } | Ty::Ptr => Ok(Pass::Regs {
                 words: 1,
                 int128: false,
+                aggregate: false,
             }),
             Ty::Int { size: 16 } => Ok(Pass::Regs {
                 words: 2,
                 int128: true,
+                aggregate: false,
             }),
             Ty::Struct { size: 0 } => Ok(Pass::Nothing),
             Ty::Struct {
@@ -241,6 +252,7 @@ fn classify(types: &impl Types, mut id: u32, is_ret: bool) -> Result<Pass, Refus
             } => Ok(Pass::Regs {
                 words: size.div_ceil(8),
                 int128: false,
+                aggregate: true,
             }),
             Ty::Struct { size } => Ok(Pass::Memory {
                 words: size.div_ceil(8),
@@ -272,9 +284,17 @@ pub fn func_model(types: &impl Types, func: u32) -> Result<FuncModel, Refusal> {
         return Err(Refusal::TooManyArgs);
     }
     let mut regs = ARG_REGS;
+    // A small struct returned in registers if it is not packed, else through a hidden `%rdi`
+    // that shifts every argument by one register: the frame saves one register more for it.
+    let mut spare = 0;
     let ret_words = match classify(types, ret, true)? {
         Pass::Nothing => 0,
-        Pass::Regs { words, .. } => words,
+        Pass::Regs {
+            words, aggregate, ..
+        } => {
+            spare = u32::from(aggregate);
+            words
+        }
         // The hidden pointer takes `%rdi`, and comes back in `%rax`.
         Pass::Memory { .. } => {
             regs -= 1;
@@ -294,7 +314,7 @@ pub fn func_model(types: &impl Types, func: u32) -> Result<FuncModel, Refusal> {
     Ok(FuncModel {
         nr_args: u8::try_from(nr_params).map_err(|_| Refusal::TooManyArgs)?,
         // At most `ARG_REGS` (6).
-        arg_regs: (ARG_REGS - regs) as u8,
+        arg_regs: (ARG_REGS - regs + spare).min(ARG_REGS) as u8,
         stack_words: u8::try_from(stack).map_err(|_| Refusal::StackTooLarge)?,
         ret_words: u8::try_from(ret_words).map_err(|_| Refusal::UnknownType)?,
     })

@@ -225,8 +225,9 @@ pub fn build(
         // `js` over the rest of a piece of `len` bytes that starts at `start`.
         let skip = |w: &mut Cursor<'_>, start: usize, len: usize| {
             w.put(&TEST_BIT)?;
-            let rest = u8::try_from(start + len - (w.off + 2)).ok()?;
-            w.put(&[JS, rest])
+            // A forward rel8: at most 127 (pieces are under 50 bytes).
+            let rest = i8::try_from(start + len - (w.off + 2)).ok()?;
+            w.put(&[JS, rest as u8])
         };
         match piece {
             Piece::Prologue => {

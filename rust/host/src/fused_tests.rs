@@ -99,7 +99,9 @@ fn run(bufs: &[Vec<u8>], depth: usize, bit: i32) -> Run {
             JS => {
                 off += 2;
                 if sf {
-                    off += usize::from(bufs[s][off - 1]);
+                    let rel = bufs[s][off - 1] as i8;
+                    assert!(rel > 0, "js backwards");
+                    off = off.checked_add_signed(isize::from(rel)).unwrap();
                 }
             }
             0x65 => {
