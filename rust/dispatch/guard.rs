@@ -56,6 +56,25 @@ pub(crate) struct Guard {
     bit: u32,
 }
 
+/// The running task's `trace_recursion`.
+///
+/// # Safety
+///
+/// [`init()`] succeeded.
+#[inline(always)]
+unsafe fn running_word() -> *mut ffi::c_ulong {
+    // SAFETY: `init()` succeeded (function safety requirement).
+    let task = unsafe { this_cpu::current_task() };
+    // SAFETY: `task` is the running task, alive while it runs, and `TRACE_RECURSION` the
+    // offset of its `trace_recursion` from C's `offsetof` (set by `init()`), inside the
+    // task_struct.
+    unsafe {
+        task.cast::<u8>()
+            .add(TRACE_RECURSION.load(Ordering::Relaxed))
+            .cast::<ffi::c_ulong>()
+    }
+}
+
 impl Guard {
     /// Takes the bit for the current context, or refuses (`None`, counted in
     /// [`super::GUARD_SKIPS`] and recorded as ftrace records a refusal) when ftrace's rule
@@ -68,18 +87,10 @@ impl Guard {
     #[inline(always)]
     pub(crate) unsafe fn enter(ip: ffi::c_ulong, parent_ip: ffi::c_ulong) -> Option<Self> {
         // SAFETY: `init()` succeeded (function safety requirement).
-        let task = unsafe { this_cpu::current_task() };
-        // SAFETY: `task` is the running task, alive while it runs, and `TRACE_RECURSION` the
-        // offset of its `trace_recursion` from C's `offsetof` (set by `init()`), inside the
-        // task_struct; only the task itself changes that word
-        // (include/linux/trace_recursion.h), and an interrupt that does restores it before
+        let word = unsafe { running_word() };
+        // SAFETY: the running task's word, which only the task itself changes
+        // (include/linux/trace_recursion.h); an interrupt that does restores it before
         // returning.
-        let word = unsafe {
-            task.cast::<u8>()
-                .add(TRACE_RECURSION.load(Ordering::Relaxed))
-                .cast::<ffi::c_ulong>()
-        };
-        // SAFETY: as above.
         let val = unsafe { word.read_volatile() };
         // SAFETY: `init()` succeeded (function safety requirement).
         let pc = unsafe { this_cpu::preempt_count_low() };
@@ -89,7 +100,7 @@ impl Guard {
             unsafe { sys::ftramp_recursion_refused(ip, parent_ip) };
             return None;
         };
-        // SAFETY: as above.
+        // SAFETY: as for the read.
         unsafe { word.write_volatile(val | (1 << bit)) };
         // What the callback does comes after the bit is set (a compiler barrier, as the
         // kernel's: the bit is only ever read by this task).
@@ -98,9 +109,7 @@ impl Guard {
         // frame (function safety requirement).
         Some(Self { word, bit })
     }
-}
 
-impl Guard {
     /// Hands the guard over to generated code as its bit (a fused stub keeps it in a
     /// register): released by [`Guard::release_bit`], not by drop.
     fn into_bit(self) -> u32 {
@@ -116,13 +125,7 @@ impl Guard {
     /// `bit` came from [`Guard::into_bit`] in this task and context, and was not released.
     unsafe fn release_bit(bit: u32) {
         // SAFETY: `init()` succeeded before the guard was taken.
-        let task = unsafe { this_cpu::current_task() };
-        // SAFETY: as in `enter`: the running task's `trace_recursion`.
-        let word = unsafe {
-            task.cast::<u8>()
-                .add(TRACE_RECURSION.load(Ordering::Relaxed))
-                .cast::<ffi::c_ulong>()
-        };
+        let word = unsafe { running_word() };
         // INVARIANT: the running task's word, whose bit `bit` the guard handed over by
         // `into_bit` set (function safety requirement); dropped right here.
         drop(Self { word, bit });
